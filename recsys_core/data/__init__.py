@@ -1,0 +1,1 @@
+"""Data layer: read, validate, preprocess, split and encode interaction logs."""
