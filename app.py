@@ -1,0 +1,20 @@
+"""RecLab entry point: page config, navigation and the shared sidebar. Run with `make run`.
+
+Pages live in `app_pages/` (not `pages/`): a `pages/` folder beside an `st.navigation` entry point makes a
+fresh server answer deep links with Streamlit's legacy file-name navigation (see README, "Layout").
+"""
+
+import streamlit as st
+
+from ui.layout import guarded, sidebar
+
+st.set_page_config(page_title="RecLab", page_icon=":material/science:", layout="wide")
+
+pages = [
+    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/data.py", title="Data", icon=":material/database:", url_path="data"),
+]
+navigation = st.navigation(pages)
+sidebar()
+with guarded():
+    navigation.run()

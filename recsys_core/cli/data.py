@@ -1,0 +1,259 @@
+"""``data`` commands: inspect a file, prepare train/validation/test files, generate synthetic data,
+and manage saved datasets."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from recsys_core.cli import print_json
+from recsys_core.data.interactions import Interactions
+from recsys_core.data.load import load_interactions
+from recsys_core.data.preprocess import preprocess
+from recsys_core.data.profile import profile
+from recsys_core.data.schema import ColumnMapping, PreprocessConfig, SplitConfig
+from recsys_core.data.split import split
+from recsys_core.data.store import DatasetStore
+from recsys_core.errors import ConfigError
+
+
+def add_mapping_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("column mapping (detected from names and content unless given)")
+    g.add_argument("--user-col", help="column with user ids")
+    g.add_argument("--item-col", help="column with item ids")
+    g.add_argument("--rating-col", help="column with ratings or counts ('none' for implicit data)")
+    g.add_argument("--timestamp-col", help="column with timestamps ('none' if there are none)")
+
+
+def mapping_from_args(args: argparse.Namespace) -> dict | None:
+    given = {
+        "user": args.user_col,
+        "item": args.item_col,
+        "rating": args.rating_col,
+        "timestamp": args.timestamp_col,
+    }
+    if all(v is None for v in given.values()):
+        return None
+    return {k: (None if v == "none" else v) for k, v in given.items() if v is not None}
+
+
+def add_preprocess_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("preprocessing")
+    g.add_argument("--duplicates", default="last", choices=["first", "last", "mean", "max", "sum"])
+    g.add_argument(
+        "--implicit-threshold", type=float, help="ratings >= this become positives; others dropped"
+    )
+    g.add_argument("--min-user", type=int, default=0, help="k-core: min interactions per user")
+    g.add_argument("--min-item", type=int, default=0, help="k-core: min interactions per item")
+    g.add_argument("--normalise", default="none", choices=["none", "global", "user_mean", "user_zscore"])
+
+
+def preprocess_config(args: argparse.Namespace) -> PreprocessConfig:
+    return PreprocessConfig(
+        duplicates=args.duplicates,
+        implicit_threshold=args.implicit_threshold,
+        min_user_interactions=args.min_user,
+        min_item_interactions=args.min_item,
+        normalisation=args.normalise,
+    )
+
+
+def add_split_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("split")
+    g.add_argument(
+        "--split", default="user_random", choices=["random", "user_random", "temporal", "user_temporal"]
+    )
+    g.add_argument("--test-fraction", type=float, default=0.2)
+    g.add_argument("--val-fraction", type=float, default=0.0)
+    g.add_argument(
+        "--leave-last", type=int, help="user_temporal: this many latest interactions per user to test"
+    )
+    g.add_argument("--val-last", type=int, help="user_temporal: this many before them to validation")
+    g.add_argument("--seed", type=int, default=42)
+
+
+def split_config(args: argparse.Namespace) -> SplitConfig:
+    return SplitConfig(
+        method=args.split,
+        test_fraction=args.test_fraction,
+        val_fraction=args.val_fraction,
+        test_last_n=args.leave_last,
+        val_last_n=args.val_last,
+        seed=args.seed,
+    )
+
+
+def _load(args: argparse.Namespace):
+    mapping = mapping_from_args(args)
+    if mapping is not None and not {"user", "item"} <= mapping.keys():
+        # a partial override: start from detection and replace what was given
+        detected = load_interactions(args.file).mapping.to_dict()
+        mapping = {**detected, **mapping}
+    return load_interactions(args.file, mapping=ColumnMapping(**mapping) if mapping else None)
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    prof = profile(loaded.frame)
+    summary = {
+        "file": loaded.info.source,
+        "format": loaded.info.format,
+        "mapping": loaded.mapping.to_dict(),
+        "users": prof.counts.users,
+        "items": prof.counts.items,
+        "interactions": prof.counts.interactions,
+        "density": prof.density,
+        "implicit": "rating" not in loaded.frame.columns,
+        **prof.facts,
+        "warnings": [w.message for w in loaded.warnings],
+    }
+    if args.json:
+        print_json(summary)
+        return 0
+    for key, value in summary.items():
+        if key != "warnings":
+            print(f"{key:>22}: {value}")
+    for w in loaded.warnings:
+        print(f"warning: {w.message}")
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    result = preprocess(loaded.frame, preprocess_config(args))
+    parts = split(Interactions.from_frame(result.frame), split_config(args))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, part in (("train", parts.train), ("val", parts.val), ("test", parts.test)):
+        if part is None:
+            continue
+        path = out / f"{name}.csv"
+        part.to_frame().to_csv(path, index=False)
+        written[name] = {"path": str(path), **part.counts().to_dict()}
+    report = {"steps": [r.to_dict() for r in result.reports], "files": written}
+    if args.json:
+        print_json(report)
+    else:
+        for r in result.reports:
+            print(
+                f"{r.step:>12}: {r.before.interactions:,} → {r.after.interactions:,} interactions  {r.note}"
+            )
+        for name, info in written.items():
+            print(
+                f"{name:>12}: {info['interactions']:,} interactions, {info['users']:,} users → {info['path']}"
+            )
+    return 0
+
+
+def cmd_synthetic(args: argparse.Namespace) -> int:
+    from recsys_core.data.synthetic import generate_synthetic
+
+    data = generate_synthetic(
+        n_users=args.users, n_items=args.items, n_interactions=args.interactions, seed=args.seed,
+        implicit=args.implicit,
+    )  # fmt: skip
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".parquet":
+        data.interactions.to_parquet(out, index=False)
+    else:
+        data.interactions.to_csv(out, index=False)
+    if args.items_out:
+        items = data.items.assign(genres=data.items["genres"].map("|".join))
+        items.to_csv(args.items_out, index=False)
+    print(f"wrote {len(data.interactions):,} interactions to {out}")
+    return 0
+
+
+def cmd_save(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    config = preprocess_config(args)
+    result = preprocess(loaded.frame, config)
+    items = None
+    if args.items:
+        from recsys_core.data.metadata import read_item_metadata
+
+        items, _ = read_item_metadata(args.items)
+    info = DatasetStore().save(
+        args.name, result.frame, items=items, source={"kind": "file", **loaded.info.to_dict()},
+        preprocess=config.to_dict(), reports=[r.to_dict() for r in result.reports], overwrite=args.replace,
+    )  # fmt: skip
+    if args.json:
+        print_json(info.__dict__)
+    else:
+        print(
+            f"saved '{info.name}': {info.n_interactions:,} interactions, fingerprint {info.fingerprint[:16]}"
+        )
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    infos = DatasetStore().list()
+    if args.json:
+        print_json([i.__dict__ for i in infos])
+        return 0
+    if not infos:
+        print("no saved datasets (save one with `python -m recsys_core data save FILE --name NAME`)")
+    for i in infos:
+        print(
+            f"{i.name:<30} {i.n_interactions:>12,} interactions  {i.n_users:>9,} users  {i.n_items:>9,} items"
+        )
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    store = DatasetStore()
+    if not store.exists(args.name):
+        raise ConfigError(f"No saved dataset named '{args.name}'.", field="name")
+    store.delete(args.name)
+    print(f"deleted '{args.name}'")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    data = sub.add_parser("data", help="inspect, prepare and save interaction data")
+    dsub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+
+    p = dsub.add_parser("inspect", help="read and validate a file, print its profile and warnings")
+    p.add_argument("file")
+    add_mapping_args(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_inspect)
+
+    p = dsub.add_parser("prepare", help="preprocess and split a file into train/val/test CSVs")
+    p.add_argument("file")
+    p.add_argument("--out", required=True, help="output folder for train.csv, val.csv, test.csv")
+    add_mapping_args(p)
+    add_preprocess_args(p)
+    add_split_args(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_prepare)
+
+    p = dsub.add_parser("synthetic", help="generate a synthetic interaction log with real structure")
+    p.add_argument("--out", required=True, help="CSV or .parquet file to write")
+    p.add_argument("--items-out", help="also write item metadata (CSV)")
+    p.add_argument("--users", type=int, default=2_000)
+    p.add_argument("--items", type=int, default=1_000)
+    p.add_argument("--interactions", type=int, default=100_000)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--implicit", action="store_true", help="no rating column")
+    p.set_defaults(func=cmd_synthetic)
+
+    p = dsub.add_parser("save", help="preprocess a file and save it as a named dataset (Parquet)")
+    p.add_argument("file")
+    p.add_argument("--name", required=True)
+    p.add_argument("--items", help="item metadata file")
+    p.add_argument("--replace", action="store_true", help="replace a dataset of the same name")
+    add_mapping_args(p)
+    add_preprocess_args(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_save)
+
+    p = dsub.add_parser("list", help="list saved datasets")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+
+    p = dsub.add_parser("delete", help="delete a saved dataset")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_delete)

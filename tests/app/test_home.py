@@ -1,0 +1,12 @@
+from tests.app.conftest import open_app
+
+
+def test_home_renders_on_the_embedded_dataset():
+    at = open_app()
+    assert at.title[0].value == "RecLab"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Active dataset"] == "Built-in synthetic"
+    assert int(metrics["Interactions"].replace(",", "")) > 50_000
+    assert int(metrics["Users"].replace(",", "")) > 500
+    sidebar_text = " ".join(m.value for m in at.sidebar.markdown)
+    assert "Dataset:" in sidebar_text and "Device:" in sidebar_text
