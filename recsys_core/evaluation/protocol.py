@@ -298,11 +298,13 @@ def evaluate(
         if protocol.candidates == "sampled":
             cand = _sample_candidates(ub, n_items, relevant, excluded, protocol.n_negatives, protocol.seed)
             scores[~cand.to(scores.device)] = -torch.inf
+            left_out = sp.csr_matrix((~cand).numpy())
         else:
             mask_items(scores, excluded)
+            left_out = excluded
         if protocol.auc:
-            full = scores.cpu().numpy()
-            per_user.setdefault("auc", []).append(auc_from_scores(full, relevant, None))
+            # AUC over the ranked candidates only: excluded items are not negatives
+            per_user.setdefault("auc", []).append(auc_from_scores(scores.cpu().numpy(), relevant, left_out))
         idx, vals = top_k(scores, kmax)
         idx = idx.cpu().numpy()
         idx[~np.isfinite(vals.cpu().numpy())] = -1
