@@ -6,16 +6,16 @@ from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
+
 from recsys_core.data.interactions import Interactions
 from recsys_core.data.load import LoadedData, load_interactions
 from recsys_core.data.metadata import read_item_metadata
 from recsys_core.data.preprocess import PreprocessResult, preprocess
-from recsys_core.data.split import split
-from recsys_core.data.synthetic import SyntheticData, builtin_default, generate_synthetic
-
 from recsys_core.data.profile import DataProfile, profile
 from recsys_core.data.schema import ColumnMapping, PreprocessConfig, SplitConfig
+from recsys_core.data.split import split
 from recsys_core.data.store import Dataset, DatasetStore
+from recsys_core.data.synthetic import SyntheticData, builtin_default, generate_synthetic
 from recsys_core.device import DeviceInfo, available_devices
 from ui.state import BUILTIN
 

@@ -8,13 +8,13 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+
 from recsys_core.data.columns import detect_columns
 from recsys_core.data.metadata import check_metadata_coverage
 from recsys_core.data.movielens import load_movielens, load_movielens_folder
 from recsys_core.data.readers import read_table
-from recsys_core.data.validate import to_canonical
-
 from recsys_core.data.schema import ColumnMapping, ReadInfo
+from recsys_core.data.validate import to_canonical
 from recsys_core.errors import DataError, DataWarning
 from ui import resources, state
 from ui.inputs import column_mapping_ui

@@ -40,9 +40,7 @@ def mapping_from_args(args: argparse.Namespace) -> dict | None:
 def add_preprocess_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("preprocessing")
     g.add_argument("--duplicates", default="last", choices=["first", "last", "mean", "max", "sum"])
-    g.add_argument(
-        "--implicit-threshold", type=float, help="ratings >= this become positives; others dropped"
-    )
+    g.add_argument("--implicit-threshold", type=float, help="ratings >= this become positives; others dropped")
     g.add_argument("--min-user", type=int, default=0, help="k-core: min interactions per user")
     g.add_argument("--min-item", type=int, default=0, help="k-core: min interactions per item")
     g.add_argument("--normalise", default="none", choices=["none", "global", "user_mean", "user_zscore"])
@@ -60,14 +58,10 @@ def preprocess_config(args: argparse.Namespace) -> PreprocessConfig:
 
 def add_split_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("split")
-    g.add_argument(
-        "--split", default="user_random", choices=["random", "user_random", "temporal", "user_temporal"]
-    )
+    g.add_argument("--split", default="user_random", choices=["random", "user_random", "temporal", "user_temporal"])
     g.add_argument("--test-fraction", type=float, default=0.2)
     g.add_argument("--val-fraction", type=float, default=0.0)
-    g.add_argument(
-        "--leave-last", type=int, help="user_temporal: this many latest interactions per user to test"
-    )
+    g.add_argument("--leave-last", type=int, help="user_temporal: this many latest interactions per user to test")
     g.add_argument("--val-last", type=int, help="user_temporal: this many before them to validation")
     g.add_argument("--seed", type=int, default=42)
 
@@ -136,13 +130,9 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         print_json(report)
     else:
         for r in result.reports:
-            print(
-                f"{r.step:>12}: {r.before.interactions:,} → {r.after.interactions:,} interactions  {r.note}"
-            )
+            print(f"{r.step:>12}: {r.before.interactions:,} → {r.after.interactions:,} interactions  {r.note}")
         for name, info in written.items():
-            print(
-                f"{name:>12}: {info['interactions']:,} interactions, {info['users']:,} users → {info['path']}"
-            )
+            print(f"{name:>12}: {info['interactions']:,} interactions, {info['users']:,} users → {info['path']}")
     return 0
 
 
@@ -182,9 +172,7 @@ def cmd_save(args: argparse.Namespace) -> int:
     if args.json:
         print_json(info.__dict__)
     else:
-        print(
-            f"saved '{info.name}': {info.n_interactions:,} interactions, fingerprint {info.fingerprint[:16]}"
-        )
+        print(f"saved '{info.name}': {info.n_interactions:,} interactions, fingerprint {info.fingerprint[:16]}")
     return 0
 
 
@@ -196,9 +184,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not infos:
         print("no saved datasets (save one with `python -m recsys_core data save FILE --name NAME`)")
     for i in infos:
-        print(
-            f"{i.name:<30} {i.n_interactions:>12,} interactions  {i.n_users:>9,} users  {i.n_items:>9,} items"
-        )
+        print(f"{i.name:<30} {i.n_interactions:>12,} interactions  {i.n_users:>9,} users  {i.n_items:>9,} items")
     return 0
 
 

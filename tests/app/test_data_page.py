@@ -8,7 +8,9 @@ PAGE = "app_pages/data.py"
 
 
 def _csv(n_users: int = 30, n_items: int = 20) -> bytes:
-    rows = [(u, (u * 7 + k) % n_items, 1 + (u + k) % 5, 1_700_000_000 + 3600 * k) for u in range(n_users) for k in range(6)]
+    rows = [
+        (u, (u * 7 + k) % n_items, 1 + (u + k) % 5, 1_700_000_000 + 3600 * k) for u in range(n_users) for k in range(6)
+    ]
     frame = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
     buf = io.StringIO()
     frame.to_csv(buf, index=False)
