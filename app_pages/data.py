@@ -77,6 +77,7 @@ with guarded():
             preprocess=config.to_dict(),
             reports=[r.to_dict() for r in cleaned.reports],
             split=split_config.to_dict(),
+            normaliser=cleaned.normaliser.to_dict() if cleaned.normaliser else None,
             overwrite=replace,
         )
         state.set_active_dataset(info.name)

@@ -128,8 +128,7 @@ class PreprocessConfig(_Config):
             )
         if self.normalisation not in ("none", "global", "user_mean", "user_zscore"):
             raise ConfigError(
-                "normalisation must be one of none, global, user_mean, user_zscore; "
-                f"got {self.normalisation!r}.",
+                f"normalisation must be one of none, global, user_mean, user_zscore; got {self.normalisation!r}.",
                 field="normalisation",
             )
         for name in ("min_user_interactions", "min_item_interactions"):

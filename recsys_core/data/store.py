@@ -44,6 +44,7 @@ class DatasetInfo:
     preprocess: dict[str, Any] = field(default_factory=dict)
     reports: list[dict[str, Any]] = field(default_factory=list)
     split: dict[str, Any] = field(default_factory=dict)
+    normaliser: dict[str, Any] | None = None  # RatingNormaliser.to_dict() when ratings were normalised
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DatasetInfo:
@@ -102,6 +103,7 @@ class DatasetStore:
         preprocess: dict[str, Any] | None = None,
         reports: list[dict[str, Any]] | None = None,
         split: dict[str, Any] | None = None,
+        normaliser: dict[str, Any] | None = None,
         overwrite: bool = False,
     ) -> DatasetInfo:
         """Save a canonical interactions frame (and item metadata) under ``name``.
@@ -133,6 +135,7 @@ class DatasetStore:
             preprocess=dict(preprocess or {}),
             reports=list(reports or []),
             split=dict(split or {}),
+            normaliser=normaliser,
         )
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=self.root))
         try:
@@ -172,9 +175,7 @@ class DatasetStore:
         return Dataset(info=info, interactions=frame, items=items)
 
     def names(self) -> list[str]:
-        return sorted(
-            p.parent.name for p in self.root.glob("*/dataset.json") if not p.parent.name.startswith(".")
-        )
+        return sorted(p.parent.name for p in self.root.glob("*/dataset.json") if not p.parent.name.startswith("."))
 
     def list(self) -> list[DatasetInfo]:
         """Saved datasets, newest first."""
