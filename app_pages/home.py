@@ -26,9 +26,7 @@ st.subheader("Start here")
 s1, s2, s3 = st.columns(3)
 with s1.container(border=True):
     st.markdown("**1 · Pick data**")
-    st.caption(
-        "Upload a log, load MovieLens, or generate synthetic data; check its health; clean and split it."
-    )
+    st.caption("Upload a log, load MovieLens, or generate synthetic data; check its health; clean and split it.")
     st.page_link("app_pages/data.py", label="Open Data", icon=":material/database:")
 with s2.container(border=True):
     st.markdown("**2 · Train**")
