@@ -8,13 +8,12 @@ import streamlit as st
 
 from ui.layout import guarded, sidebar
 
-st.set_page_config(page_title="RecLab", page_icon=":material/science:", layout="wide")
-
 pages = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("app_pages/data.py", title="Data", icon=":material/database:", url_path="data"),
 ]
 navigation = st.navigation(pages)
+st.set_page_config(page_title=f"{navigation.title} · RecLab", page_icon=":material/science:", layout="wide")
 sidebar()
 with guarded():
     navigation.run()
