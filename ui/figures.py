@@ -28,9 +28,7 @@ def rating_histogram(p: DataProfile) -> go.Figure:
     assert p.rating_counts is not None
     x = p.rating_counts.index.to_numpy(dtype=np.float64)
     y = p.rating_counts.to_numpy()
-    fig = go.Figure(
-        go.Bar(x=x, y=y, marker_color=PALETTE[0], hovertemplate="rating %{x}: %{y:,}<extra></extra>")
-    )
+    fig = go.Figure(go.Bar(x=x, y=y, marker_color=PALETTE[0], hovertemplate="rating %{x}: %{y:,}<extra></extra>"))
     return _style(fig, "rating", "interactions (count)", "Rating distribution")
 
 
@@ -52,9 +50,7 @@ def popularity_long_tail(p: DataProfile, max_points: int = 2000) -> go.Figure:
         )
     )
     fig.update_yaxes(type="log")
-    return _style(
-        fig, "item popularity rank", "interactions per item (log scale)", "Item popularity (long tail)"
-    )
+    return _style(fig, "item popularity rank", "interactions per item (log scale)", "Item popularity (long tail)")
 
 
 def user_activity_histogram(p: DataProfile, bins: int = 40) -> go.Figure:
@@ -70,8 +66,7 @@ def user_activity_histogram(p: DataProfile, bins: int = 40) -> go.Figure:
             width=np.diff(edges),
             marker_color=PALETTE[2],
             customdata=np.stack([edges[:-1], edges[1:]], axis=1),
-            hovertemplate="%{customdata[0]:.0f}–%{customdata[1]:.0f} interactions: "
-            "%{y:,} users<extra></extra>",
+            hovertemplate="%{customdata[0]:.0f}–%{customdata[1]:.0f} interactions: %{y:,} users<extra></extra>",
         )
     )
     fig.update_xaxes(type="log")

@@ -37,9 +37,7 @@ def builtin_dataset() -> SyntheticData:
 
 
 @st.cache_data(show_spinner="Generating synthetic data…", max_entries=4)
-def synthetic_dataset(
-    n_users: int, n_items: int, n_interactions: int, seed: int, implicit: bool
-) -> SyntheticData:
+def synthetic_dataset(n_users: int, n_items: int, n_interactions: int, seed: int, implicit: bool) -> SyntheticData:
     return generate_synthetic(
         n_users=n_users, n_items=n_items, n_interactions=n_interactions, seed=seed, implicit=implicit
     )

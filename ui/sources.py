@@ -47,17 +47,13 @@ def _read(data: bytes | str, name: str) -> tuple[pd.DataFrame, ReadInfo]:
 
 
 @st.cache_data(show_spinner="Checking the data…", max_entries=8)
-def _canonical(
-    raw: pd.DataFrame, mapping: ColumnMapping, name: str
-) -> tuple[pd.DataFrame, list[DataWarning]]:
+def _canonical(raw: pd.DataFrame, mapping: ColumnMapping, name: str) -> tuple[pd.DataFrame, list[DataWarning]]:
     return to_canonical(raw, mapping, file=name)
 
 
 def source_ui() -> SourceData | None:
     """Draw the source choice and return the loaded data, or None (after showing why) when there is none."""
-    kind = st.segmented_control(
-        "Source", list(SOURCES), format_func=SOURCES.get, default="active", key="data.source"
-    )
+    kind = st.segmented_control("Source", list(SOURCES), format_func=SOURCES.get, default="active", key="data.source")
     kind = kind or "active"
     if kind == "active":
         return _active_ui()
@@ -85,9 +81,7 @@ def _active_ui() -> SourceData:
     if chosen != current:
         state.set_active_dataset(chosen)
     active = resources.active_data(chosen)
-    return SourceData(
-        active.label, active.interactions, active.items, source={"kind": "saved", "name": chosen}
-    )
+    return SourceData(active.label, active.interactions, active.items, source={"kind": "saved", "name": chosen})
 
 
 def _synthetic_ui() -> SourceData:
@@ -117,9 +111,7 @@ def _map_and_validate(raw: pd.DataFrame, info: ReadInfo, name: str) -> SourceDat
         st.dataframe(raw.head(10), hide_index=True)
         mapping = column_mapping_ui([str(c) for c in raw.columns], guess, key="data.map")
     frame, warnings = _canonical(raw, mapping, name)
-    return SourceData(
-        name, frame, None, list(warnings), {"kind": "file", **info.to_dict(), **mapping.to_dict()}
-    )
+    return SourceData(name, frame, None, list(warnings), {"kind": "file", **info.to_dict(), **mapping.to_dict()})
 
 
 def _with_metadata(data: SourceData, key: str) -> SourceData:
@@ -142,9 +134,7 @@ def _upload_ui() -> SourceData | None:
         key="data.upload",
     )
     if up is None:
-        st.info(
-            "Upload a file with one row per interaction: user, item, and optionally rating and timestamp."
-        )
+        st.info("Upload a file with one row per interaction: user, item, and optionally rating and timestamp.")
         return None
     try:
         raw, info = _read(up.getvalue(), up.name)
@@ -169,9 +159,7 @@ def _path_ui() -> SourceData | None:
         p = Path(path).expanduser()
         if p.is_dir():
             ml = load_movielens_folder(p)
-            return SourceData(
-                ml.name, ml.interactions, ml.items, source={"kind": "movielens", "path": str(p)}
-            )
+            return SourceData(ml.name, ml.interactions, ml.items, source={"kind": "movielens", "path": str(p)})
         if not p.exists():
             raise DataError("No such file or folder", code="not_found", file=str(p), hint="Check the path")
         raw, info = _read(str(p), p.name)

@@ -66,18 +66,14 @@ class Recommender(ABC):
     task: ClassVar[Literal["ranking", "rating"]] = "ranking"
     needs_ratings: ClassVar[bool] = False
 
-    def __init__(
-        self, *, device: str = "auto", seed: int = 42, precision: str = "fp32", **params: Any
-    ) -> None:
+    def __init__(self, *, device: str = "auto", seed: int = 42, precision: str = "fp32", **params: Any) -> None:
         self.params: dict[str, Any] = validate_params(self.schema, params, model=self.name)
         if precision not in ("fp32", "bf16"):
             raise ConfigError(f"precision must be fp32 or bf16; got {precision!r}.", field="precision")
         self.device_choice = device
         self.device = resolve_device(device)
         if precision == "bf16" and not self.device.startswith("cuda"):
-            raise ConfigError(
-                "bf16 mixed precision needs a CUDA device.", field="precision", hint="Use fp32."
-            )
+            raise ConfigError("bf16 mixed precision needs a CUDA device.", field="precision", hint="Use fp32.")
         self.precision = precision
         self.seed = int(seed)
         self.n_users_: int = 0
@@ -123,9 +119,7 @@ class Recommender(ABC):
     def score(self, users: np.ndarray) -> torch.Tensor:
         """Scores of every item for ``users`` (int array of user indices): (len(users), n_items) float32."""
 
-    def recommend(
-        self, users: np.ndarray, k: int = 10, *, exclude_seen: bool = True
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def recommend(self, users: np.ndarray, k: int = 10, *, exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` item indices and scores per user, best first, ties by lower item index.
 
         With ``exclude_seen`` the user's training items are never recommended; a user with fewer than ``k``
@@ -226,9 +220,7 @@ class Recommender(ABC):
 
     def _train(self) -> sp.csr_matrix:
         if self.train_ is None:
-            raise ConfigError(
-                f"{self.name} is not trained yet.", field="model", hint="Call prepare/fit first."
-            )
+            raise ConfigError(f"{self.name} is not trained yet.", field="model", hint="Call prepare/fit first.")
         return self.train_
 
     def __repr__(self) -> str:

@@ -44,9 +44,7 @@ class Param:
 
     def validate(self, value: Any) -> Any:
         """Coerce ``value`` (possibly a string from the command line) and check it; ConfigError if invalid."""
-        what = {"int": "an integer", "float": "a number", "bool": "true or false", "choice": "a value"}[
-            self.kind
-        ]
+        what = {"int": "an integer", "float": "a number", "bool": "true or false", "choice": "a value"}[self.kind]
         bad = ConfigError(
             f"{self.name} must be {what} {self.describe_range()}; got {value!r}.",
             field=self.name,
@@ -92,9 +90,7 @@ def _fmt(x: float | None) -> str:
     return f"{x:g}"
 
 
-def validate_params(
-    schema: Sequence[Param], given: Mapping[str, Any], *, model: str = "model"
-) -> dict[str, Any]:
+def validate_params(schema: Sequence[Param], given: Mapping[str, Any], *, model: str = "model") -> dict[str, Any]:
     """Defaults overlaid with ``given``, each value validated. Unknown names raise ConfigError listing known ones."""
     known = {p.name: p for p in schema}
     unknown = [k for k in given if k not in known]
