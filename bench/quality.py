@@ -1,0 +1,163 @@
+"""Quality of every model on the fixed reference splits, beside the peers' numbers (same protocol).
+
+Reads ../shared/data/splits/<dataset>/ (never committed: MovieLens licences forbid redistribution); skips a
+dataset that is absent. Top-N task: every interaction counts (ratings dropped, so the data is implicit),
+full ranking over all items with each user's training items excluded, ties by lower item id, @10. Rating
+task: RMSE/MAE on the global random 80/20 rating split. Writes a table into bench/README.md.
+
+    python bench/quality.py [--datasets ml-100k ml-latest-small] [--out bench/README.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import platform
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from recsys_core.data.load import load_interactions
+from recsys_core.experiment import ExperimentSpec, prepare_from_parts, run_experiment
+
+SPLITS = Path(__file__).resolve().parents[2] / "shared" / "data" / "splits"
+
+# (label, model, params, task). "tuned" rows record the settings found by tuning on ml-100k.
+RUNS = [
+    ("popularity", "popularity", {}, "topn"),
+    ("itemknn (defaults)", "itemknn", {}, "topn"),
+    ("itemknn tuned: bm25, k=400, b=0.5", "itemknn", {"weighting": "bm25", "k": 400, "bm25_b": 0.5}, "topn"),
+    ("ease (l2=500)", "ease", {"l2": 500.0}, "topn"),
+    ("ials (defaults)", "ials", {}, "topn"),
+    ("ials tuned: alpha=5, reg=40", "ials", {"alpha": 5.0, "reg": 40.0}, "topn"),
+    ("bpr (defaults)", "bpr", {}, "topn"),
+    ("bpr tuned: lr=0.005, factors=128", "bpr", {"lr": 0.005, "factors": 128}, "topn"),
+    ("mlp (defaults, BCE on implicit)", "mlp", {}, "topn"),
+    ("biased_mf (defaults)", "biased_mf", {}, "rating"),
+    ("mlp (defaults, MSE on ratings)", "mlp", {}, "rating"),
+]
+
+# Peer and reference numbers on the same splits and protocol (../shared/data/README.md).
+PEERS_ML100K = [
+    ("reference MostPopular", "0.1881", "0.1120", "0.2142", "0.1129", "0.7582", "0.0279", ""),
+    ("reference EASE l2=500", "0.3670", "0.2362", "0.4381", "0.2985", "0.9364", "0.1849", ""),
+    ("implicit ALS (64 f, 15 it)", "", "", "0.3488", "", "", "", ""),
+    ("implicit BPR", "", "", "0.2797", "", "", "", ""),
+    ("implicit item-item cosine K=20", "", "", "0.3564", "", "", "", ""),
+    ("LightFM WARP", "", "", "0.3624", "", "", "", ""),
+    ("Surprise SVD (defaults)", "", "", "", "", "", "", "0.9389"),
+    ("Surprise SVD++", "", "", "", "", "", "", "0.9218"),
+    ("LensKit BiasedMF", "", "", "", "", "", "", "0.9184"),
+]
+
+
+def load(path: Path, *, implicit: bool) -> pd.DataFrame:
+    frame = load_interactions(path).frame
+    return frame.drop(columns=["rating"]) if implicit and "rating" in frame.columns else frame
+
+
+def run_dataset(name: str) -> list[dict]:
+    folder = SPLITS / name
+    topn = prepare_from_parts(
+        load(folder / "topn_train.csv", implicit=True), load(folder / "topn_test.csv", implicit=True)
+    )
+    rating = prepare_from_parts(
+        load(folder / "rating_train.csv", implicit=False), load(folder / "rating_test.csv", implicit=False)
+    )
+    rows = []
+    for label, model, params, task in RUNS:
+        data = topn if task == "topn" else rating
+        start = time.perf_counter()
+        res = run_experiment(ExperimentSpec(model=model, params=params, device="cpu", seed=42), data)
+        losses = [r.losses.get("loss") for r in res.fit.history if "loss" in r.losses]
+        falls = all(b < a for a, b in itertools.pairwise(losses)) if len(losses) > 1 else None
+        m = res.metrics
+        rows.append(
+            {
+                "dataset": name,
+                "model": label,
+                "task": task,
+                "precision@10": m.get("precision@10"),
+                "recall@10": m.get("recall@10"),
+                "ndcg@10": m.get("ndcg@10"),
+                "map@10": m.get("map@10"),
+                "hit_rate@10": m.get("hit_rate@10"),
+                "coverage@10": m.get("coverage@10"),
+                "rmse": m.get("rmse"),
+                "mae": m.get("mae"),
+                "fit_s": res.fit.fit_seconds,
+                "epochs": len(res.fit.history),
+                "loss_falls_every_epoch": falls,
+            }
+        )
+        print(f"{name} {label}: ndcg@10={m.get('ndcg@10')} rmse={m.get('rmse')} "
+              f"fit {res.fit.fit_seconds:.2f}s total {time.perf_counter() - start:.1f}s")  # fmt: skip
+    return rows
+
+
+def fmt(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "yes" if v else "NO"
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    return str(v)
+
+
+def table(rows: list[dict]) -> str:
+    cols = ["model", "precision@10", "recall@10", "ndcg@10", "map@10", "hit_rate@10", "coverage@10", "rmse", "mae"]
+    lines = [
+        "| " + " | ".join([*cols, "fit s", "epochs", "loss falls every epoch"]) + " |",
+        "|" + "---|" * (len(cols) + 3),
+    ]
+    for r in rows:
+        cells = [fmt(r[c]) for c in cols] + [f"{r['fit_s']:.2f}", str(r["epochs"]), fmt(r["loss_falls_every_epoch"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_section(readme: Path, key: str, title: str, text: str) -> None:
+    start, end = f"<!-- {key}:start -->", f"<!-- {key}:end -->"
+    body = readme.read_text() if readme.exists() else "# Benchmarks\n"
+    block = f"{start}\n{text.rstrip()}\n{end}"
+    if start in body and end in body:
+        body = body[: body.index(start)] + block + body[body.index(end) + len(end) :]
+    else:
+        body = body.rstrip() + f"\n\n## {title}\n\n{block}\n"
+    readme.write_text(body)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--datasets", nargs="+", default=["ml-100k", "ml-latest-small"])
+    ap.add_argument("--out", default=str(Path(__file__).with_name("README.md")))
+    args = ap.parse_args()
+    parts = [
+        f"Measured {date.today()} with `python bench/quality.py` on {os.cpu_count()} CPU cores, Python "
+        f"{platform.python_version()}, torch {torch.__version__}, seed 42. Top-N rows: implicit data (every "
+        "rating is an interaction), full ranking over all items, training items excluded, ties by lower item "
+        "id, averaged over users with a test item. Rating rows: RMSE/MAE on the global random 80/20 split.",
+    ]
+    for name in args.datasets:
+        if not (SPLITS / name).is_dir():
+            print(f"skipping {name}: {SPLITS / name} is absent")
+            continue
+        parts += [f"\n### {name}\n", table(run_dataset(name))]
+        if name == "ml-100k":
+            header = "peer / reference | precision@10 | recall@10 | ndcg@10 | map@10 | hit_rate@10 | coverage@10 | rmse"
+            peers = [f"| {header} |", "|---|---|---|---|---|---|---|---|"]
+            peers += ["| " + " | ".join(p) + " |" for p in PEERS_ML100K]
+            parts += ["\nPeers on the same split and protocol (from `../shared/data/README.md`):\n", "\n".join(peers)]
+    write_section(Path(args.out), "quality", "Model quality", "\n".join(parts))
+
+
+if __name__ == "__main__":
+    main()

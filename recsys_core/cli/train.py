@@ -1,0 +1,151 @@
+"""``train`` and ``models``: train a registered model and evaluate it; list the models and their schemas."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from recsys_core.cli import print_json
+from recsys_core.cli.data import (
+    add_mapping_args,
+    add_preprocess_args,
+    add_split_args,
+    mapping_from_args,
+    preprocess_config,
+    split_config,
+)
+from recsys_core.data.load import load_interactions
+from recsys_core.data.schema import ColumnMapping
+from recsys_core.errors import ConfigError
+from recsys_core.experiment import (
+    ExperimentSpec,
+    PreparedData,
+    prepare_from_frame,
+    prepare_from_parts,
+    recommendations_frame,
+    run_experiment,
+)
+from recsys_core.models.params import parse_param_assignments
+from recsys_core.models.registry import describe_models
+
+
+def _load(path: str | None, args: argparse.Namespace):
+    if path is None:
+        return None
+    mapping = mapping_from_args(args)
+    if mapping is not None and not {"user", "item"} <= mapping.keys():
+        mapping = {**load_interactions(path).mapping.to_dict(), **mapping}
+    return load_interactions(path, mapping=ColumnMapping(**mapping) if mapping else None)
+
+
+def prepare_data(args: argparse.Namespace) -> PreparedData:
+    items = None
+    if args.items:
+        from recsys_core.data.metadata import read_item_metadata
+
+        items, _ = read_item_metadata(args.items)
+    if args.data:
+        if args.train or args.test:
+            raise ConfigError("Give either --data FILE or --train/--test files, not both.", field="data")
+        return prepare_from_frame(
+            _load(args.data, args).frame, preprocess_config(args), split_config(args), items=items
+        )
+    if not (args.train and args.test):
+        raise ConfigError("Give --train and --test files (and optionally --val), or --data FILE.", field="train")
+    val = _load(args.val, args)
+    return prepare_from_parts(
+        _load(args.train, args).frame,
+        _load(args.test, args).frame,
+        val.frame if val is not None else None,
+        items=items,
+    )
+
+
+def _progress(record, model) -> None:
+    losses = " ".join(f"{k}={v:.4f}" for k, v in record.losses.items())
+    val = " ".join(f"{k}={v:.4f}" for k, v in record.val.items())
+    print(f"epoch {record.epoch}/{model.n_epochs}: {losses} {val} ({record.seconds:.2f}s)".rstrip(), file=sys.stderr)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    spec = ExperimentSpec(
+        model=args.model,
+        params=parse_param_assignments(args.param or []),
+        device=args.device,
+        seed=args.seed,
+        precision=args.precision,
+        epochs=args.epochs,
+        ks=tuple(args.k),
+        early_stopping=args.early_stopping,
+        patience=args.patience,
+        candidates="sampled" if args.sampled else "full",
+        n_negatives=args.sampled or 100,
+        relevance_threshold=args.relevance_threshold,
+    )
+    data = prepare_data(args)
+    result = run_experiment(spec, data, callbacks=[] if args.quiet else [_progress])
+    if args.save_recs:
+        recommendations_frame(result.model, data, k=max(spec.ks)).to_csv(args.save_recs, index=False)
+    if args.save_model:
+        result.model.save(args.save_model)
+    out = result.to_dict()
+    if args.json:
+        print_json(out)
+        return 0
+    print(f"{spec.model} on {result.device}: fit {result.fit.fit_seconds:.2f}s, {result.protocol['label']}")
+    for key, value in result.metrics.items():
+        print(f"{key:>22}: {value:.4f}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    models = describe_models()
+    if args.json:
+        print_json(models)
+        return 0
+    for m in models:
+        print(f"{m['name']} ({m['task']}): {m['description']}")
+        for p in m["params"]:
+            rng = f"[{p['low']:g}, {p['high']:g}]" if p["kind"] in ("int", "float") else str(p["choices"] or "")
+            print(f"    {p['name']:<14} {p['kind']:<6} default {p['default']!s:<10} {rng:<18} {p['help']}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a model and evaluate it (full ranking, or RMSE/MAE for rating models)",
+        description="Train on --train/--test[/--val] CSVs (user,item[,rating][,timestamp]) or on --data FILE "
+        "with the preprocessing and split options, then evaluate on the test part.",
+    )
+    src = p.add_argument_group("data")
+    src.add_argument("--train", help="training interactions")
+    src.add_argument("--test", help="test interactions")
+    src.add_argument("--val", help="validation interactions (per-epoch validation, early stopping)")
+    src.add_argument("--data", help="one interaction file to preprocess and split (see the split options)")
+    src.add_argument("--items", help="item metadata (title, genres) for intra-list diversity")
+    add_mapping_args(p)
+    add_preprocess_args(p)
+    add_split_args(p)
+    m = p.add_argument_group("model")
+    m.add_argument("--model", required=True, help="registered name (python -m recsys_core models)")
+    m.add_argument("--param", action="append", metavar="KEY=VALUE", help="a hyperparameter; repeatable")
+    m.add_argument("--epochs", type=int, help="override the model's epochs/iterations")
+    m.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
+    m.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16 mixed precision (CUDA)")
+    m.add_argument("--early-stopping", metavar="METRIC", help="validation metric to monitor, e.g. ndcg@10 or rmse")
+    m.add_argument("--patience", type=int, default=3)
+    e = p.add_argument_group("evaluation")
+    e.add_argument("--k", type=int, nargs="+", default=[10], help="cutoffs (default 10)")
+    e.add_argument("--sampled", type=int, metavar="N", help="sampled ranking with N negatives (labelled sampled)")
+    e.add_argument("--relevance-threshold", type=float, help="test ratings >= this are relevant")
+    o = p.add_argument_group("output")
+    o.add_argument("--json", action="store_true", help="print one JSON object")
+    o.add_argument("--save-recs", metavar="CSV", help="write every user's top-K (user,item,score,rank)")
+    o.add_argument("--save-model", metavar="DIR", help="save the trained model (safetensors + JSON)")
+    o.add_argument("--quiet", action="store_true", help="no per-epoch progress on stderr")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("models", help="list models and their hyperparameters")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models)
