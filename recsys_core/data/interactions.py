@@ -60,6 +60,37 @@ def _as_id_array(values: Any, kind: IdKind) -> np.ndarray:
     return np.asarray(values, dtype=object)
 
 
+def _sorted_int_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(codes int32, sorted distinct ids int64)`` of int64 ids without hashing, or None when not cheap.
+
+    Two common cases skip pandas' hash table and its sort of the distinct ids (about half the cost of
+    encoding a big file): ids already in ascending order (a log grouped by user in id order), where a
+    code is the number of id changes so far, and ids in a range of at most ``2 * len(values)`` values
+    (items, or users numbered 1..n), coded through a lookup table over that range.
+    """
+    n = len(values)
+    if n == 0 or n >= 2**31:
+        return None
+    head = values[:1000]  # most unsorted ids show it at once: skip the full pass for them
+    if not (head[1:] < head[:-1]).any() and not (values[1:] < values[:-1]).any():
+        codes = np.empty(n, dtype=np.int32)
+        codes[0] = 0
+        np.not_equal(values[1:], values[:-1], out=codes[1:])
+        starts = np.flatnonzero(codes)
+        np.cumsum(codes, out=codes)
+        return codes, values[np.concatenate(([0], starts))]
+    low, high = int(values.min()), int(values.max())
+    base = 0 if low >= 0 and high < 2 * n else low  # ids from 0 or 1 index the table as they are
+    if high - base >= 2 * n:
+        return None
+    offsets = values if base == 0 else values - base
+    present = np.zeros(high - base + 1, dtype=bool)
+    present[offsets] = True
+    lookup = np.cumsum(present, dtype=np.int32)
+    lookup -= 1
+    return lookup[offsets], np.flatnonzero(present) + base
+
+
 class IdIndex:
     """Bidirectional map between original ids and contiguous ``int32`` indices ``0 .. len - 1``.
 
@@ -122,7 +153,8 @@ class IdIndex:
         if isinstance(values, (list, tuple)):
             values = np.asarray(values)
         kind = "int" if len(values) == 0 else id_kind(values)
-        codes, uniques = pd.factorize(values, sort=True)
+        fast = _sorted_int_codes(np.asarray(values)) if values.dtype == np.int64 else None
+        codes, uniques = fast if fast is not None else pd.factorize(values, sort=True)
         if len(codes) and codes.min() < 0:
             missing = np.flatnonzero(codes < 0)
             raise DataError(

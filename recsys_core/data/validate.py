@@ -33,6 +33,9 @@ _MIXED_DATE_RETRY = 100_000  # at most this many rows are re-parsed one by one a
 _THREADED_ROWS = 1_000_000  # below this, threads cost more than they save
 _MAX_THREADS = 4
 _BLOCK_ROWS = 1 << 18  # 2 MB of int64 temporaries per block
+_GROUP_SLOTS = 1 << 20  # per-block table of the grouped duplicate check: 4 MB of int32, stays in cache
+_MAX_GROUP_SLOTS = 1 << 22  # item id ranges wider than this go to the hash filter
+_GROUP_BLOCK_ROWS = 4096  # at most one block per this many rows (Python overhead per block), else hash
 # odd 64-bit multipliers for multiplicative hashing (2**64 / golden ratio, and a splitmix64 constant)
 _HASH_MULTIPLIERS = (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9)
 # seconds per unit, and the magnitude from which epoch numbers are taken to be in that unit
@@ -432,6 +435,47 @@ def _rows_sharing_a_slot(n: int, pair_keys: Callable[[slice], np.ndarray], multi
     return np.flatnonzero(shared)
 
 
+def _grouped_repeats(groups: np.ndarray, items: np.ndarray, i_min: int, i_range: int) -> np.ndarray | None:
+    """Rows that share their (group, item) pair with another row, when ``groups`` is non-decreasing.
+
+    Each group (a user, or a run of one user's rows) is contiguous, so a pair can only repeat inside a
+    block of whole groups. Blocks are cut so that ``(group - first group) * i_range + item`` spans at
+    most a cache-sized table: within a block that code is exact and collision-free, so one scatter of
+    the row numbers and one gather find every row whose slot another row of the same pair won (and
+    the winners), with memory traffic that stays in cache. ``None`` when the item range or the number
+    of blocks is too large for this to pay off (the caller then uses the hash filter).
+    """
+    n = len(groups)
+    slots = max(_GROUP_SLOTS, i_range)
+    if slots > _MAX_GROUP_SLOTS:
+        return None
+    per_block = slots // i_range  # groups per block
+    last = int(groups[-1])
+    bounds = [0]
+    while bounds[-1] < n:
+        target = int(groups[bounds[-1]]) + per_block
+        bounds.append(n if target > last else int(np.searchsorted(groups, target, side="left")))
+        if len(bounds) > 2 + n // _GROUP_BLOCK_ROWS:
+            return None
+    table = np.empty(slots, dtype=np.int32)
+    ramp = np.arange(max(b - a for a, b in itertools.pairwise(bounds)), dtype=np.int32)
+    found: list[np.ndarray] = []
+    for start, stop in itertools.pairwise(bounds):
+        keys = np.subtract(groups[start:stop], groups[start])
+        keys *= i_range
+        keys += items[start:stop]
+        keys -= i_min
+        rows = ramp[: stop - start]
+        table[keys] = rows
+        winner = table[keys]
+        lost = winner != rows
+        if lost.any():
+            found += [np.flatnonzero(lost) + start, winner[lost].astype(np.int64) + start]
+    if not found:
+        return np.empty(0, dtype=np.int64)
+    return np.unique(np.concatenate(found))
+
+
 def _duplicate_pairs(user: pd.Series, item: pd.Series) -> tuple[int, list[int]]:
     """How many rows repeat an earlier (user, item) pair, and the first few of them (1-based)."""
     n = len(user)
@@ -458,21 +502,37 @@ def _duplicate_pairs(user: pd.Series, item: pd.Series) -> tuple[int, list[int]]:
         keys -= i_min
         return keys
 
+    candidates: np.ndarray | None = None
     if not (u[1:] < u[:-1]).any():
-        keys = pair_keys(slice(None))
-        if not (keys[1:] < keys[:-1]).any():
-            # sorted by user then item (ratings.csv and many exports): repeats are neighbours
-            dup = np.flatnonzero(keys[1:] == keys[:-1]) + 1
-            return int(dup.size), [int(p) + 1 for p in dup[:MAX_ROWS_SHOWN]]
-        del keys
-    # Unsorted: a full hash (pandas' duplicated) or sort of 5M pairs costs more than reading the file;
-    # a cheap hash filter leaves the exact check to the few rows that share a slot.
-    candidates = _rows_sharing_a_slot(n, pair_keys, _HASH_MULTIPLIERS[0])
-    keys = pair_keys(candidates)
-    # a second, independent hash of the survivors (a table that fits in cache) drops most of the
-    # accidental collisions before the exact check
-    again = _rows_sharing_a_slot(len(keys), lambda block: keys[block].copy(), _HASH_MULTIPLIERS[1])
-    candidates, keys = candidates[again], keys[again]
+        # sorted by user (ratings.csv and most exports): repeats can only be within one user's rows
+        candidates = _grouped_repeats(u, i, i_min, i_range)
+        if candidates is None:
+            keys = pair_keys(slice(None))
+            if not (keys[1:] < keys[:-1]).any():
+                # sorted by user then item: repeats are neighbours
+                dup = np.flatnonzero(keys[1:] == keys[:-1]) + 1
+                return int(dup.size), [int(p) + 1 for p in dup[:MAX_ROWS_SHOWN]]
+            del keys
+    else:
+        changes = np.flatnonzero(u[1:] != u[:-1]) + 1
+        # grouped by user in another order (each user one run of rows): number the runs instead
+        if changes.size < n // 4 and pd.unique(u[np.concatenate(([0], changes))]).size == changes.size + 1:
+            runs = np.zeros(n, dtype=np.int64)
+            runs[changes] = 1
+            candidates = _grouped_repeats(np.cumsum(runs, out=runs), i, i_min, i_range)
+            del runs
+        del changes
+    if candidates is not None:
+        keys = pair_keys(candidates)
+    else:
+        # Unsorted: a full hash (pandas' duplicated) or sort of 5M pairs costs more than reading the file;
+        # a cheap hash filter leaves the exact check to the few rows that share a slot.
+        candidates = _rows_sharing_a_slot(n, pair_keys, _HASH_MULTIPLIERS[0])
+        keys = pair_keys(candidates)
+        # a second, independent hash of the survivors (a table that fits in cache) drops most of the
+        # accidental collisions before the exact check
+        again = _rows_sharing_a_slot(len(keys), lambda block: keys[block].copy(), _HASH_MULTIPLIERS[1])
+        candidates, keys = candidates[again], keys[again]
     if candidates.size == 0:
         return 0, []
     repeat = pd.Series(keys, copy=False).duplicated().to_numpy()

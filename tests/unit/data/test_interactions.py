@@ -305,3 +305,22 @@ def test_constructor_checks_shapes_and_bounds():
         Interactions(np.array([0, 2]), np.array([0, 0]), None, None, users, items)
     with pytest.raises(ValueError, match="shape"):
         Interactions(np.array([0, 1]), np.array([0]), None, None, users, items)
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        np.repeat(np.arange(1, 401), 3),  # sorted, 1..n: the run-length codes
+        np.repeat(np.arange(-5, 2_000, 7), 2),  # sorted with gaps and negative ids
+        np.random.default_rng(1).integers(0, 300, 1_500),  # unsorted, small range from 0: lookup table
+        np.random.default_rng(2).integers(-(10**12), -(10**12) + 900, 1_500),  # small range far from 0
+        np.random.default_rng(3).integers(0, 10**12, 1_500),  # wide range: pandas' hash
+        np.array([7, 3, 3, 7, 1]),  # fewer rows than the sortedness probe
+        np.array([5]),
+    ],
+)
+def test_integer_id_codes_match_a_sorted_factorize(ids: np.ndarray) -> None:
+    index, codes = IdIndex.from_values(pd.Series(ids))
+    expected_codes, expected_ids = pd.factorize(ids, sort=True)
+    assert codes.dtype == np.int32 and index.ids.dtype == np.int64 and index.kind == "int"
+    assert np.array_equal(codes, expected_codes) and np.array_equal(index.ids, expected_ids)

@@ -401,3 +401,27 @@ def test_shared_ml_latest_small_ratings(shared_data: Path) -> None:
         pytest.skip("ml-latest-small/ratings.csv not present")
     frame = load_interactions(path).frame
     assert len(frame) == 100_836 and frame["user"].nunique() == 610 and frame["item"].nunique() == 9_724
+
+
+def test_parquet_dtypes_match_pandas(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "user": np.arange(6, dtype=np.int64),
+            "item": np.arange(6, dtype=np.uint16),
+            "rating": np.linspace(1, 5, 6, dtype=np.float32),
+            "score": [1.0, None, 2.0, 3.0, 4.0, 5.0],  # a float column with a null
+            "count": pd.array([1, None, 2, 3, 4, 5], dtype="Int64"),  # an integer column with a null
+            "tag": list("abcdef"),
+            "flag": [True, False] * 3,
+        },
+        index=pd.Index([10, 11, 12, 13, 14, 15], name="row"),  # a stored index is not data
+    )
+    path = tmp_path / "x.parquet"
+    frame.to_parquet(path, row_group_size=4)  # two row groups
+    expected = pd.read_parquet(path).reset_index(drop=True)
+    df, _ = read_table(path)
+    pd.testing.assert_frame_equal(df, expected)
+    df, _ = read_table(path.read_bytes(), name="x.parquet", usecols=["rating", "tag", "user"])
+    pd.testing.assert_frame_equal(df, expected[["rating", "tag", "user"]])
+    df.loc[0, "user"] = 99  # the frame is the caller's to change
+    assert df.loc[0, "user"] == 99

@@ -191,6 +191,53 @@ def test_duplicate_detection_matches_pandas(layout: str, monkeypatch: pytest.Mon
     assert count == expected.size > 0 and rows == expected[:5].tolist()
 
 
+@pytest.mark.parametrize(
+    ("layout", "slots", "block_rows", "blocks"),
+    [
+        ("user_sorted", 1 << 20, 4096, True),  # one block: the whole key range fits the table
+        ("user_sorted", 1 << 10, 64, True),  # many blocks of two users each
+        ("user_sorted", 1 << 10, 1 << 20, False),  # too many blocks: falls back to the hash filter
+        ("grouped", 1 << 10, 64, True),  # each user one run, users in no particular order
+        ("user_sorted_wide_items", 1 << 10, 64, False),  # the item range is wider than the largest table
+    ],
+)
+def test_duplicates_of_data_grouped_by_user_match_pandas(
+    layout: str, slots: int, block_rows: int, blocks: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(validate, "_GROUP_SLOTS", slots)
+    monkeypatch.setattr(validate, "_MAX_GROUP_SLOTS", max(slots, 1 << 12))
+    monkeypatch.setattr(validate, "_GROUP_BLOCK_ROWS", block_rows)
+    calls: list[np.ndarray | None] = []
+    grouped = validate._grouped_repeats
+
+    def spy(*args: object) -> np.ndarray | None:
+        calls.append(grouped(*args))  # type: ignore[arg-type]
+        return calls[-1]
+
+    monkeypatch.setattr(validate, "_grouped_repeats", spy)
+    rng = np.random.default_rng(11)
+    n = 40_000
+    users = np.sort(rng.integers(-50, 250, n))  # negative ids too
+    items = rng.integers(0, 400, n) * (20 if layout == "user_sorted_wide_items" else 1) - 7
+    if layout == "grouped":  # relabel users so that their runs are in shuffled id order
+        relabel = rng.permutation(10_000)[:300] * 1_000
+        users = relabel[users + 50]
+    frame = pd.DataFrame({"u": users, "i": items})
+    expected = np.flatnonzero(frame.duplicated().to_numpy()) + 1
+    count, rows = _duplicate_pairs(frame["u"], frame["i"])
+    assert count == expected.size > 0 and rows == expected[:5].tolist()
+    assert [r is not None for r in calls] == [blocks]  # the path under test was taken
+    unique = frame.drop_duplicates(ignore_index=True)
+    assert _duplicate_pairs(unique["u"], unique["i"]) == (0, [])
+
+
+def test_users_that_come_back_are_not_taken_as_grouped() -> None:
+    # user 1's rows in two runs (long ones, so that the grouping check runs), repeating item 3 in the second
+    users = pd.Series([1] * 10 + [2] * 10 + [1] * 10)
+    items = pd.Series(list(range(10)) * 2 + list(range(3, 13)))
+    assert _duplicate_pairs(users, items) == (7, [21, 22, 23, 24, 25])
+
+
 def test_no_duplicates_in_unsorted_data() -> None:
     rng = np.random.default_rng(3)
     pairs = rng.permutation(1_000_000)[:50_000]
