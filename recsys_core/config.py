@@ -1,4 +1,7 @@
-"""Process-wide settings read from the environment (documented in the README)."""
+"""Process-wide settings read from the environment (documented in the README).
+
+The upload size limit, ``RECLAB_MAX_UPLOAD_MB``, is read by :func:`recsys_core.data.readers.default_max_bytes`.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +17,3 @@ def reclab_home() -> Path:
     home = Path(os.environ.get("RECLAB_HOME", "reclab_data")).expanduser()
     home.mkdir(parents=True, exist_ok=True)
     return home
-
-
-def max_upload_bytes() -> int:
-    """Largest input file RecLab reads: ``$RECLAB_MAX_UPLOAD_MB`` megabytes (default 1024)."""
-    return int(float(os.environ.get("RECLAB_MAX_UPLOAD_MB", "1024")) * 1024 * 1024)

@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
+from recsys_core.config import reclab_home
 from recsys_core.data.load import load_interactions
 from recsys_core.data.metadata import check_metadata_coverage, read_item_metadata
 from recsys_core.data.schema import ColumnMapping, ReadInfo
@@ -36,7 +37,6 @@ from recsys_core.errors import ConfigError, DataError, DataWarning
 
 GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens"
 RECLAB_HOME_ENV = "RECLAB_HOME"
-DEFAULT_RECLAB_HOME = "./reclab_data"
 
 # Datasets that can be downloaded: name -> approximate zip size (for messages). Each zip holds one folder
 # named like the dataset.
@@ -191,7 +191,7 @@ def load_movielens_folder(path: str | os.PathLike[str]) -> MovieLensData:
 
 def default_cache_dir() -> Path:
     """``$RECLAB_HOME/cache/movielens`` (``RECLAB_HOME`` defaults to ``./reclab_data``)."""
-    return Path(os.environ.get(RECLAB_HOME_ENV) or DEFAULT_RECLAB_HOME) / "cache" / "movielens"
+    return reclab_home() / "cache" / "movielens"
 
 
 def _check_name(name: str) -> None:
