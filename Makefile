@@ -1,5 +1,8 @@
 # RecLab: `make run` starts the dashboard, `make test` runs lint and every test.
-PYTHON ?= python3
+# The first Python >= 3.11 on the PATH (Streamlit 1.67 needs 3.11); override with `make PYTHON=/path/to/python`.
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+            command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+            && echo $$p && break; done)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
@@ -11,6 +14,10 @@ PYTEST_ARGS ?=
 # The venv is created once; requirements are (re)installed only when the files changed since the
 # last install (the stamp files are newer than them otherwise).
 $(BIN)/python:
+	@if [ -z "$(PYTHON)" ]; then \
+	  echo "RecLab needs Python 3.11 or newer (Streamlit 1.67 requires it) and none was found on the PATH."; \
+	  echo "Install one (e.g. apt-get install python3.11 / brew install python@3.12) or run: make PYTHON=/path/to/python3.11"; \
+	  exit 1; fi
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed-requirements: requirements.txt pyproject.toml | $(BIN)/python

@@ -221,7 +221,7 @@ def _table(results: dict[str, dict[str, Any]], rows: int, csv_mb: float, pq_mb: 
     base = results["pandas_csv"]
     bt, bm = base["wall_s"], max(base["peak_mb"], 1.0)
     lines = [
-        f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine}.",
+        f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {machine}.",
         f"Input: {rows:,} rows `user,item,rating,timestamp` (CSV {csv_mb:.0f} MB, Parquet {pq_mb:.0f} MB). "
         "Each run in a fresh process; best wall time (with that run's CPU time, all threads) and smallest "
         f"peak memory (above the interpreter + imports) of {base['repeat']} runs.",
