@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+
+from recsys_core.data.interactions import Interactions
+from recsys_core.data.schema import SplitConfig
+from recsys_core.data.split import split
+from recsys_core.data.synthetic import generate_synthetic
+from recsys_core.errors import ConfigError
+from recsys_core.inspection import history, recommendations, sample_users, similar, what_if
+from recsys_core.models import create
+from recsys_core.training import fit
+
+
+@pytest.fixture(scope="module")
+def trained():
+    syn = generate_synthetic(n_users=150, n_items=80, n_interactions=3000, seed=3)
+    parts = split(Interactions.from_frame(syn.interactions), SplitConfig(seed=1))
+    model = create("ease", l2=50.0, device="cpu")
+    fit(model, parts.train)
+    return model, parts, syn.items
+
+
+def test_recommendations_show_titles_hits_and_reasons(trained):
+    model, parts, items = trained
+    user = parts.train.users.to_ids(np.array([0]))[0]
+    recs = recommendations(model, parts.train, user, k=5, test=parts.test, items=items)
+    assert list(recs["rank"]) == [1, 2, 3, 4, 5]
+    assert recs["title"].str.len().gt(0).all() and "in_test" in recs
+    seen = set(history(parts.train, user, items)["item"])
+    assert not set(recs["item"]) & seen
+    assert all(reason for reason in recs["because"])  # every item explained by history titles
+
+
+def test_what_if_removing_history_changes_the_list_and_reports_moves(trained):
+    model, parts, items = trained
+    user = parts.train.users.to_ids(np.array([3]))[0]
+    base = recommendations(model, parts.train, user, k=10, items=items, explain_top=0)
+    hist = history(parts.train, user, items)["item"].tolist()
+    same = what_if(model, parts.train, hist, baseline=base, k=10, items=items)
+    assert list(same.ranking["item"]) == list(base["item"])  # exact fold-in: nothing moves
+    assert set(same.ranking["change"]) == {"="}
+    edited = what_if(model, parts.train, hist[: len(hist) // 2], baseline=base, k=10, items=items)
+    assert list(edited.ranking["item"]) != list(base["item"])
+    assert len(edited.dropped) == (edited.ranking["change"] == "new").sum()
+
+
+def test_what_if_rejects_unknown_items(trained):
+    model, parts, _ = trained
+    with pytest.raises(ConfigError, match="Unknown item"):
+        what_if(model, parts.train, [10**9])
+
+
+def test_similar_items_and_sample_users(trained):
+    model, parts, items = trained
+    item = parts.train.items.to_ids(np.array([0]))[0]
+    sims = similar(model, parts.train, item, k=5, items=items)
+    assert len(sims) == 5 and item not in set(sims["item"])
+    heavy = sample_users(parts.train, "heavy", n=5)
+    light = sample_users(parts.train, "light", n=5)
+    counts = dict(zip(parts.train.users.to_ids(np.arange(parts.train.n_users)), parts.train.user_counts()))
+    assert min(counts[u] for u in heavy) >= max(counts[u] for u in light)
