@@ -86,3 +86,89 @@ def interactions_over_time(p: DataProfile) -> go.Figure:
         )
     )
     return _style(fig, f"time ({unit})", f"interactions per {unit}", "Interactions over time")
+
+
+def run_colour(run_id: str) -> str:
+    """The colour of a run in every chart (stable across pages and reruns)."""
+    import hashlib
+
+    return PALETTE[int(hashlib.sha1(run_id.encode()).hexdigest(), 16) % len(PALETTE)]
+
+
+def _downsample(x: np.ndarray, y: np.ndarray, max_points: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    if len(x) <= max_points:
+        return x, y
+    keep = np.unique(np.r_[np.linspace(0, len(x) - 1, max_points).astype(np.int64), len(x) - 1])
+    return x[keep], y[keep]
+
+
+def _smooth(y: np.ndarray, weight: float) -> np.ndarray:
+    """Exponential moving average (TensorBoard-style); ``weight`` in [0, 1), 0 = raw."""
+    if weight <= 0 or len(y) < 2:
+        return y
+    out = np.empty_like(y, dtype=np.float64)
+    acc = y[0]
+    for i, v in enumerate(y):
+        acc = weight * acc + (1 - weight) * v
+        out[i] = acc
+    return out
+
+
+def curves(
+    series: dict[str, tuple[str, np.ndarray, np.ndarray]],
+    *,
+    title: str,
+    x_title: str,
+    y_title: str,
+    log_y: bool = False,
+    smoothing: float = 0.0,
+    key: str = "curves",
+) -> go.Figure:
+    """One line per run: ``series`` maps run id → (label, x, y). Colours follow :func:`run_colour`; legend
+    toggles and zoom survive live refreshes (constant ``uirevision``); long curves are downsampled."""
+    fig = go.Figure()
+    for run_id, (label, x, y) in series.items():
+        x, y = _downsample(np.asarray(x, dtype=np.float64), _smooth(np.asarray(y, dtype=np.float64), smoothing))
+        fig.add_trace(
+            go.Scatter(
+                x=x, y=y, mode="lines+markers" if len(x) <= 30 else "lines", name=label, legendgroup=run_id,
+                line={"color": run_colour(run_id)}, marker={"size": 5},
+                hovertemplate=f"{label}<br>{x_title} %{{x}}<br>{y_title} %{{y:.4f}}<extra></extra>",
+            )
+        )  # fmt: skip
+    fig.update_layout(
+        title={"text": title, "font": {"size": 14}},
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        yaxis_type="log" if log_y else "linear",
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        height=340,
+        legend={"orientation": "h", "y": -0.25},
+        uirevision=key,
+    )
+    return fig
+
+
+def scatter_runs(
+    points: dict[str, tuple[str, float, float]], *, x_title: str, y_title: str, title: str, key: str = "scatter"
+) -> go.Figure:
+    """One marker per run at (x, y): e.g. NDCG against coverage or novelty, or a hyperparameter against a metric."""
+    fig = go.Figure()
+    for run_id, (label, x, y) in points.items():
+        fig.add_trace(
+            go.Scatter(
+                x=[x], y=[y], mode="markers+text", name=label, text=[label], textposition="top center",
+                marker={"size": 12, "color": run_colour(run_id)},
+                hovertemplate=f"{label}<br>{x_title} %{{x:.4g}}<br>{y_title} %{{y:.4f}}<extra></extra>",
+            )
+        )  # fmt: skip
+    fig.update_layout(
+        title={"text": title, "font": {"size": 14}},
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        height=340,
+        showlegend=False,
+        uirevision=key,
+    )
+    return fig
