@@ -38,6 +38,7 @@ def _json_default(o: Any) -> Any:
 def build_parser() -> argparse.ArgumentParser:
     from recsys_core.cli import data as data_cmd
     from recsys_core.cli import evaluate as evaluate_cmd
+    from recsys_core.cli import runs as runs_cmd
     from recsys_core.cli import train as train_cmd
 
     parser = argparse.ArgumentParser(
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_cmd.register(sub)
     evaluate_cmd.register(sub)
     train_cmd.register(sub)
+    runs_cmd.register(sub)
     return parser
 
 

@@ -14,18 +14,16 @@ from recsys_core.cli.data import (
     preprocess_config,
     split_config,
 )
+from recsys_core.cli.runs import add_record_args, record_train, spec_from_args
 from recsys_core.data.load import load_interactions
 from recsys_core.data.schema import ColumnMapping
 from recsys_core.errors import ConfigError
 from recsys_core.experiment import (
-    ExperimentSpec,
     PreparedData,
     prepare_from_frame,
     prepare_from_parts,
     recommendations_frame,
-    run_experiment,
 )
-from recsys_core.models.params import parse_param_assignments
 from recsys_core.models.registry import describe_models
 
 
@@ -68,27 +66,15 @@ def _progress(record, model) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    spec = ExperimentSpec(
-        model=args.model,
-        params=parse_param_assignments(args.param or []),
-        device=args.device,
-        seed=args.seed,
-        precision=args.precision,
-        epochs=args.epochs,
-        ks=tuple(args.k),
-        early_stopping=args.early_stopping,
-        patience=args.patience,
-        candidates="sampled" if args.sampled else "full",
-        n_negatives=args.sampled or 100,
-        relevance_threshold=args.relevance_threshold,
-    )
+    spec = spec_from_args(args)
     data = prepare_data(args)
-    result = run_experiment(spec, data, callbacks=[] if args.quiet else [_progress])
+    run_id, result = record_train(args, spec, data, [] if args.quiet else [_progress])
     if args.save_recs:
         recommendations_frame(result.model, data, k=max(spec.ks)).to_csv(args.save_recs, index=False)
     if args.save_model:
         result.model.save(args.save_model)
     out = result.to_dict()
+    out["run_id"] = run_id
     if args.json:
         print_json(out)
         return 0
@@ -144,6 +130,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--save-recs", metavar="CSV", help="write every user's top-K (user,item,score,rank)")
     o.add_argument("--save-model", metavar="DIR", help="save the trained model (safetensors + JSON)")
     o.add_argument("--quiet", action="store_true", help="no per-epoch progress on stderr")
+    add_record_args(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("models", help="list models and their hyperparameters")

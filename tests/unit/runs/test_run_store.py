@@ -1,0 +1,225 @@
+"""The run store on its own (no worker processes): round-trips, filters, history, progress, export, delete,
+concurrent writers and recovery of runs whose process is gone."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from recsys_core.errors import ConfigError
+from recsys_core.runs import JobRunner, RunStore, files_ref, rerun_command
+from recsys_core.runs.store import jsonable, new_run_id
+from recsys_core.training import EpochRecord
+
+
+def _finished_result(metrics: dict) -> dict:
+    return {
+        "model": "bpr",
+        "params": {"factors": 8, "epochs": 3},
+        "device": "cpu",
+        "metrics": metrics,
+        "history": [{"epoch": 1}, {"epoch": 2}, {"epoch": 3}],
+        "protocol": {"ks": [10], "data_fingerprint": "f" * 64, "split": {"kind": "files"}},
+        "fit_seconds": 1.5,
+        "best_epoch": 2,
+    }
+
+
+def test_round_trip_filters_and_edits(store: RunStore, split_files):
+    ref = files_ref(split_files["train"], split_files["test"])
+    a = store.create(model="bpr", params={"factors": 8}, data_ref=ref, dataset_name="ml", tags=["b", "a", "a"])
+    b = store.create(model="ease", params={"l2": 10.0}, data_ref=ref, dataset_name="other", name="  mine ")
+    assert store.get(a)["tags"] == ["a", "b"] and store.get(b)["name"] == "mine"
+    assert store.get(a)["name"] == f"bpr {a}" and store.get(a)["status"] == "queued"
+    assert [r["id"] for r in store.list()] == [b, a]  # newest first
+    assert [r["id"] for r in store.list(model="bpr")] == [a]
+    assert [r["id"] for r in store.list(dataset="other")] == [b]
+    assert [r["id"] for r in store.list(tag="a")] == [a] and store.list(tag="c") == []
+    assert store.list(tag="%") == [] and store.list(tag='"') == []  # LIKE wildcards and quotes are escaped
+
+    store.mark_started(a, device="cpu", device_name="CPU", epochs_total=3)
+    for epoch in (1, 2, 3):
+        store.append_epoch(a, EpochRecord(epoch, {"loss": 1.0 / epoch}, {"ndcg@10": 0.1 * epoch}, 0.5, 0.6 * epoch))
+    store.finish(a, _finished_result({"ndcg@10": 0.31, "recall@10": float("nan")}))
+    store.rename(a, "renamed")
+    assert store.tag(a, add=["z"], remove=["b"]) == ["a", "z"]
+    store.set_notes(a, "tried smaller factors")
+
+    run = store.get(a)
+    assert run["status"] == "finished" and run["name"] == "renamed" and run["notes"] == "tried smaller factors"
+    assert run["metrics"] == {"ndcg@10": 0.31, "recall@10": None}  # NaN stored as null (valid JSON)
+    assert [h["epoch"] for h in run["history"]] == [1, 2, 3]
+    assert run["history"][1] == {"epoch": 2, "losses": {"loss": 0.5}, "val": {"ndcg@10": 0.2}, "seconds": 0.5,
+                                 "elapsed": 1.2}  # fmt: skip
+    assert run["last_epoch"] == 3 and run["protocol"]["data_fingerprint"] == "f" * 64
+    assert run["result"]["best_epoch"] == 2 and run["versions"]["python"] and run["versions"]["torch"]
+    assert [r["id"] for r in store.list(status="finished")] == [a]
+    assert [r["id"] for r in store.list(status=["queued", "finished"])] == [b, a]
+    with pytest.raises(ConfigError, match="No run"):
+        store.get("nope")
+    with pytest.raises(ConfigError):
+        store.rename(a, "   ")
+
+
+def test_histories_of_many_runs_in_one_read(store: RunStore):
+    ids = [store.create(model="bpr") for _ in range(20)]
+    for i, run_id in enumerate(ids):
+        for epoch in range(1, 31):
+            store.append_epoch(run_id, {"epoch": epoch, "losses": {"loss": i + 1 / epoch}, "seconds": 0.1})
+    curves = store.histories(ids)
+    assert list(curves) == ids and all(len(c) == 30 for c in curves.values())
+    assert curves[ids[3]][0]["losses"]["loss"] == pytest.approx(4.0)
+    store.append_epoch(ids[0], {"epoch": 30, "losses": {"loss": -1.0}})  # re-recorded epoch replaces
+    assert store.history(ids[0])[-1]["losses"] == {"loss": -1.0} and len(store.history(ids[0])) == 30
+
+
+def test_progress_eta_and_queue_position(store: RunStore):
+    first, second = store.create(model="bpr", epochs_total=10), store.create(model="bpr", epochs_total=10)
+    assert store.progress(first)["queue_position"] == 1 and store.progress(second)["queue_position"] == 2
+    assert store.queue() == [first, second]
+    store.mark_started(first)
+    store.append_epoch(first, {"epoch": 1, "losses": {"loss": 0.9}, "elapsed": 2.0})
+    store.append_epoch(first, {"epoch": 2, "losses": {"loss": 0.7}, "elapsed": 4.0})
+    p = store.progress(first)
+    assert p["status"] == "running" and p["epoch"] == 2 and p["n_epochs"] == 10 and p["queue_position"] is None
+    assert p["eta"] == pytest.approx(16.0) and p["losses"] == {"loss": 0.7} and p["elapsed"] >= 0
+    assert store.progress(second)["queue_position"] == 1
+
+
+def test_cancel_a_queued_run_and_flag_a_running_one(store: RunStore):
+    queued, running = store.create(model="ease"), store.create(model="bpr")
+    store.mark_started(running)
+    assert store.request_cancel(queued) == "cancelled" and store.get(queued)["finished_at"] is not None
+    assert store.request_cancel(running) == "running" and store.cancel_requested(running)
+    assert store.heartbeat(running) is True
+
+
+def test_export_writes_a_config_that_reruns_and_a_metrics_csv(store: RunStore, split_files, tmp_path):
+    from recsys_core.cli.runs import register
+
+    ref = files_ref(split_files["train"], split_files["test"])
+    spec = {"model": "bpr", "params": {"factors": 8}, "seed": 7, "ks": [5, 10], "epochs": 3, "device": "cpu"}
+    run_id = store.create(model="bpr", spec=spec, params=spec["params"], data_ref=ref, tags=["x"])
+    store.append_epoch(run_id, {"epoch": 1, "losses": {"loss": 0.5}, "val": {"ndcg@10": 0.2}})
+    store.finish(run_id, {"metrics": {"ndcg@10": 0.25}})
+    paths = store.export(run_id, tmp_path / "export")
+    config = json.loads(paths["config"].read_text())
+    assert config["spec"] == spec and config["data"] == ref and config["tags"] == ["x"]
+    rows = list(csv.DictReader(paths["metrics"].open()))
+    assert rows[0]["row"] == "epoch" and float(rows[0]["loss.loss"]) == 0.5 and float(rows[0]["val.ndcg@10"]) == 0.2
+    assert rows[-1]["row"] == "final" and float(rows[-1]["ndcg@10"]) == 0.25
+
+    # the exported command parses with the CLI and describes the same experiment
+    import argparse
+
+    from recsys_core.cli.runs import data_ref_from_args, spec_from_args
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(config["command"])
+    again = spec_from_args(args).to_dict()
+    assert {k: again[k] for k in spec if k != "params"} == {k: v for k, v in spec.items() if k != "params"}
+    assert again["params"] == {"factors": "8"}  # KEY=VALUE text, validated into numbers by the model
+    assert data_ref_from_args(args) == ref and args.tag == ["x"]
+    assert rerun_command(store.get(run_id)) == config["command"]
+
+
+def test_delete_removes_the_run_its_history_and_its_files(store: RunStore):
+    keep, gone = store.create(model="ease"), store.create(model="ease")
+    for run_id in (keep, gone):
+        store.mark_started(run_id)
+        store.append_epoch(run_id, {"epoch": 1, "losses": {"loss": 1.0}})
+        (store.run_dir(run_id) / "model").mkdir()
+        (store.run_dir(run_id) / "model" / "model.json").write_text("{}")
+        store.add_artifact(run_id, "model", store.run_dir(run_id) / "model")
+    with pytest.raises(ConfigError, match="Cancel it first"):
+        store.delete(gone)
+    store.finish(gone, {"metrics": {}})
+    assert store.artifacts(gone)["model"].is_dir()
+    store.delete(gone)
+    assert not (store.runs_dir / gone).exists() and not store.exists(gone)
+    assert store.histories([gone]) == {gone: []} and store.artifacts(gone) == {}
+    assert (store.runs_dir / keep / "model" / "model.json").exists() and len(store.history(keep)) == 1
+
+
+_WRITER = """
+import sys
+from recsys_core.runs.store import RunStore
+store = RunStore()
+run_id = sys.argv[1]
+for epoch in range(1, 151):
+    store.append_epoch(run_id, {"epoch": epoch, "losses": {"loss": 1.0 / epoch}})
+    if epoch % 10 == 0:
+        store.heartbeat(run_id)
+store.finish(run_id, {"metrics": {"ndcg@10": 0.5}})
+"""
+
+
+def test_two_processes_write_at_once(store: RunStore, reclab_home):
+    ids = [store.create(model="bpr", status="running") for _ in range(2)]
+    env = {**os.environ, "RECLAB_HOME": str(reclab_home), "PYTHONPATH": os.getcwd()}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, run_id], env=env, stderr=subprocess.PIPE) for run_id in ids
+    ]
+    errors = [p.communicate(timeout=60)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errors
+    curves = store.histories(ids)
+    assert all([h["epoch"] for h in c] == list(range(1, 151)) for c in curves.values())
+    assert all(store.get(r, with_history=False)["status"] == "finished" for r in ids)
+    assert store.engine.dialect.name == "sqlite"
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_restart_marks_runs_whose_process_is_gone_as_interrupted(store: RunStore):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphan = store.create(model="bpr", epochs_total=5)
+    store.mark_started(orphan, pid=dead.pid)  # this host, a pid that no longer exists
+    store.append_epoch(orphan, {"epoch": 1, "losses": {"loss": 0.9}})
+    stale = store.create(model="bpr")
+    store.mark_started(stale, pid=os.getpid(), host="another-host")
+    from recsys_core.runs.store import runs_table
+
+    with store.engine.begin() as conn:
+        conn.execute(runs_table.update().where(runs_table.c.id == stale).values(heartbeat_at=time.time() - 600))
+    alive = store.create(model="bpr")
+    store.mark_started(alive)  # this very process: alive
+
+    report = JobRunner(store, max_concurrent=1).poll()  # a fresh runner, as after an app restart
+    assert sorted(report["interrupted"]) == sorted([orphan, stale])
+    run = store.get(orphan)
+    assert run["status"] == "interrupted" and "is gone" in run["error"] and "last epoch reached: 1 of 5" in run["error"]
+    assert len(run["history"]) == 1  # history kept
+    assert store.get(stale)["status"] == "interrupted" and "no heartbeat" in store.get(stale)["error"]
+    assert store.get(alive)["status"] == "running"
+
+
+def test_submit_validates_before_queueing(store: RunStore, split_files):
+    runner = JobRunner(store, max_concurrent=1)
+    ref = files_ref(split_files["train"], split_files["test"])
+    with pytest.raises(ConfigError, match="Unknown model"):
+        runner.submit({"model": "nope"}, ref)
+    with pytest.raises(ConfigError, match="hyperparameter"):
+        runner.submit({"model": "bpr", "params": {"factorz": 3}}, ref)
+    with pytest.raises(ConfigError, match="No file"):
+        files_ref(split_files["train"], split_files["train"].with_name("missing.csv"))
+    with pytest.raises(ConfigError, match="No saved dataset"):
+        runner.submit({"model": "bpr"}, {"kind": "dataset", "name": "absent"})
+    assert store.list() == []
+    run_id = runner.submit({"model": "bpr", "params": {"epochs": 4}}, ref, name="n", tags=["t"])
+    run = store.get(run_id)
+    assert run["epochs_total"] == 4 and run["dataset_name"] == "train.csv" and run["spec"]["params"] == {"epochs": 4}
+
+
+def test_small_helpers():
+    assert jsonable({"a": math.inf, "b": [1, float("nan")], 3: True}) == {"a": None, "b": [1, None], "3": True}
+    ids = [new_run_id() for _ in range(50)]
+    assert len(set(ids)) == 50 and all(len(i) == 20 for i in ids)
