@@ -11,6 +11,11 @@ from ui.layout import guarded, sidebar
 pages = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("app_pages/data.py", title="Data", icon=":material/database:", url_path="data"),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
+    st.Page(
+        "app_pages/recommendations.py", title="Recommendations", icon=":material/recommend:", url_path="recommendations"
+    ),
 ]
 navigation = st.navigation(pages)
 st.set_page_config(page_title=f"{navigation.title} · RecLab", page_icon=":material/science:", layout="wide")

@@ -17,7 +17,19 @@ from recsys_core.data.split import split
 from recsys_core.data.store import Dataset, DatasetStore
 from recsys_core.data.synthetic import SyntheticData, builtin_default, generate_synthetic
 from recsys_core.device import DeviceInfo, available_devices
+from recsys_core.runs.jobs import JobRunner
+from recsys_core.runs.store import RunStore
 from ui.state import BUILTIN
+
+
+@st.cache_resource(show_spinner=False)
+def job_runner() -> JobRunner:
+    """One job queue per server process; every page polls it (there is no scheduler daemon)."""
+    return JobRunner(RunStore())
+
+
+def run_store() -> RunStore:
+    return job_runner().store
 
 
 @st.cache_resource(show_spinner=False)

@@ -33,7 +33,7 @@ def test_deep_link_first_then_home_show_the_same_frame(app_server, page):
     assert page.title() == "Home · RecLab"
     screenshot(page, "home")
 
-    assert deep["nav"] == home["nav"] == ["Home", "Data"]
+    assert deep["nav"] == home["nav"] == ["Home", "Data", "Train", "Compare", "Recommendations"]
     assert deep["sidebar_has_dataset"] and home["sidebar_has_dataset"]
     assert deep["sidebar_has_device"] and home["sidebar_has_device"]
     assert deep["wide"] and home["wide"]

@@ -1,0 +1,6 @@
+"""Recommendations (being built)."""
+
+
+from ui.layout import page_header
+
+page_header("Recommendations", "This page is being built.")
