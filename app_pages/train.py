@@ -1,6 +1,88 @@
-"""Train (being built)."""
+"""Train: pick a model and its hyperparameters, launch jobs on the queue, watch them live."""
+
+import streamlit as st
+
+from recsys_core.experiment import ExperimentSpec
+from recsys_core.models.registry import describe_models, get_model_class
+from recsys_core.runs.jobs import dataset_ref
+from ui import resources, state
+from ui.layout import guarded, page_header
+from ui.train import (
+    ACTIVE,
+    describe_split,
+    device_ui,
+    gpu_memory_caption,
+    hyperparams_ui,
+    model_ui,
+    options_ui,
+    progress_panel,
+    training_data,
+)
+
+page_header("Train", "Choose a model and its hyperparameters; training runs in the background, one job per device.")
+runner = resources.job_runner()
+
+dataset, split = training_data(state.active_dataset_name())
+st.markdown(f"**Data:** {dataset} · split: {describe_split(split)}")
+
+chosen = model_ui(describe_models())
+with st.expander("Hyperparameters", expanded=True):
+    params = hyperparams_ui(list(get_model_class(chosen["name"]).schema), key=f"train.p.{chosen['name']}")
+c1, c2 = st.columns([2, 3])
+with c1:
+    device = device_ui(resources.device_infos())
+with c2:
+    options = options_ui(has_validation=bool(split.val_fraction or split.val_last_n))
+name = st.text_input("Run name (optional)", key="train.name", placeholder=f"{chosen['name']} on {dataset}")
+
+if st.button("Train", type="primary", key="train.launch"):
+    with guarded():
+        spec = ExperimentSpec(model=chosen["name"], params=params, device=device, **options)
+        run_id = runner.submit(spec, dataset_ref(dataset, split=split), name=name or None)
+        runner.poll()
+        st.toast(f"Queued run {run_id}")
+
+active = resources.run_store().list(status=ACTIVE)
 
 
-from ui.layout import page_header
+@st.fragment(run_every=1.0 if active else None)
+def live_panel() -> None:
+    runner.poll()
+    store = runner.store
+    runs = store.list(status=ACTIVE)
+    if not runs:
+        if active:  # jobs ended since the page was drawn: redraw once so polling stops
+            st.rerun()
+        st.info("No jobs running. Launch one above; finished runs appear on the Compare page.")
+        return
+    for caption in filter(None, (gpu_memory_caption(d) for d in resources.device_infos())):
+        st.caption(caption)
+    histories = store.histories([r["id"] for r in runs])
+    for run in runs:
+        if progress_panel(run, store.progress(run["id"]), histories.get(run["id"], [])):
+            runner.cancel(run["id"])
+            st.rerun(scope="fragment")
 
-page_header("Train", "This page is being built.")
+
+st.subheader("Jobs")
+live_panel()
+
+st.subheader("Recent runs")
+recent = [r for r in resources.run_store().list(limit=10) if r["status"] not in ACTIVE]
+if recent:
+    rows = [
+        {
+            "run": r.get("name") or r["id"],
+            "model": r["model"],
+            "status": r["status"],
+            "dataset": r.get("dataset_name"),
+            "ndcg@10": (r.get("metrics") or {}).get("ndcg@10"),
+            "rmse": (r.get("metrics") or {}).get("rmse"),
+            "error": r.get("error"),
+        }
+        for r in recent
+    ]
+    st.dataframe(rows, hide_index=True, width="stretch")
+    st.page_link("app_pages/compare.py", label="Compare runs", icon=":material/compare_arrows:")
+else:
+    st.caption("Finished runs will be listed here.")

@@ -39,6 +39,13 @@ def sidebar() -> None:
             st.markdown(f"**Device:** {best.label}")
             if best.kind == "cpu":
                 st.caption("No GPU found: training runs on the CPU.")
+        with guarded():
+            runs = resources.run_store().list(status=("queued", "running"))
+            running = sum(r["status"] == "running" for r in runs)
+            queued = len(runs) - running
+            st.markdown(f"**Jobs:** {running} running, {queued} queued" if runs else "**Jobs:** none running")
+            for r in runs[:5]:
+                st.caption(f"{r.get('name') or r['id']} · {r['model']} · {r['status']}")
 
 
 def show_error(err: BaseException) -> None:

@@ -1,0 +1,69 @@
+import time
+
+from tests.app.conftest import open_page
+
+PAGE = "app_pages/train.py"
+
+
+def test_train_page_builds_the_form_from_the_schema():
+    at = open_page(PAGE)
+    assert at.title[0].value == "Train"
+    at.selectbox(key="train.model").set_value("ials").run()
+    labels = {n.label for n in at.number_input}
+    assert {"factors", "iterations", "reg", "alpha"} <= labels
+    factors = at.number_input(key="train.p.ials.factors")
+    assert factors.value == 64 and factors.max == 1024
+    assert "Range" in factors.help
+    assert at.selectbox(key="train.p.ials.solver").options == ["cg", "cholesky"]
+    assert "No jobs running" in " ".join(i.value for i in at.info)
+
+
+def test_launching_a_job_shows_it_queued_then_finished(reclab_home):
+    at = open_page(PAGE)
+    at.selectbox(key="train.model").set_value("popularity").run()
+    at.text_input(key="train.name").set_value("pop run").run()
+    at.button(key="train.launch").click().run()
+    assert not at.exception
+    statuses = set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # run_every never ticks in AppTest: rerun by hand
+        at.run()
+        texts = " ".join(p.proto.text for p in at.get("progress"))
+        statuses.add("active" if texts else "idle")
+        table = [d.value for d in at.dataframe if "status" in d.value.columns]
+        if table and (table[0]["status"] == "finished").any():
+            break
+        time.sleep(0.5)
+    assert "active" in statuses
+    recent = next(d.value for d in at.dataframe if "status" in d.value.columns)
+    row = recent[recent["run"] == "pop run"].iloc[0]
+    assert row["status"] == "finished" and row["ndcg@10"] > 0
+    sidebar = " ".join(m.value for m in at.sidebar.markdown)
+    assert "Jobs:" in sidebar
+
+
+def test_cancel_button_cancels_a_running_job():
+    at = open_page(PAGE)
+    at.selectbox(key="train.model").set_value("bpr").run()
+    at.number_input(key="train.p.bpr.epochs").set_value(2000).run()
+    at.button(key="train.launch").click().run()
+    deadline = time.monotonic() + 90
+    cancel = None
+    while time.monotonic() < deadline:
+        at.run()
+        buttons = [b for b in at.button if b.key and b.key.startswith("train.cancel.")]
+        if buttons and "epoch" in " ".join(p.proto.text for p in at.get("progress")):
+            cancel = buttons[0]
+            break
+        time.sleep(0.5)
+    assert cancel is not None
+    cancel.click().run()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        at.run()
+        table = [d.value for d in at.dataframe if "status" in d.value.columns]
+        if table and (table[0]["status"] == "cancelled").any():
+            break
+        time.sleep(0.5)
+    table = next(d.value for d in at.dataframe if "status" in d.value.columns)
+    assert (table["status"] == "cancelled").any()

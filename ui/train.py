@@ -1,0 +1,172 @@
+"""The Train page's input groups and live panel pieces (no computation: the job queue does the work)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from recsys_core.data.schema import SplitConfig
+from recsys_core.data.store import DatasetStore
+from recsys_core.device import DeviceInfo
+from recsys_core.models.params import Param
+from ui import figures, resources, state
+
+ACTIVE = ("queued", "running")
+BUILTIN_NAME = "Built-in synthetic"
+DEFAULT_SPLIT = SplitConfig(method="user_random", test_fraction=0.2, val_fraction=0.1, seed=42)
+
+
+def model_ui(models: list[dict[str, Any]]) -> dict[str, Any]:
+    """Model picker with each model's one-line description; returns the chosen model's description dict."""
+    by_name = {m["name"]: m for m in models}
+    name = st.selectbox(
+        "Model",
+        list(by_name),
+        format_func=lambda n: f"{n} — {by_name[n]['description']}",
+        key="train.model",
+    )
+    return by_name[name]
+
+
+def hyperparams_ui(schema: list[Param], *, key: str) -> dict[str, Any]:
+    """A form field per hyperparameter, generated from the model's schema (ranges and help included)."""
+    values: dict[str, Any] = {}
+    columns = st.columns(3)
+    for i, p in enumerate(schema):
+        col = columns[i % 3]
+        help_text = f"{p.help} Range {p.describe_range()}{', log scale' if p.log else ''}."
+        k = f"{key}.{p.name}"
+        if p.kind == "choice":
+            choices = list(p.choices or ())
+            values[p.name] = col.selectbox(p.name, choices, index=choices.index(p.default), help=help_text, key=k)
+        elif p.kind == "bool":
+            values[p.name] = col.toggle(p.name, value=bool(p.default), help=help_text, key=k)
+        elif p.kind == "int":
+            values[p.name] = int(
+                col.number_input(p.name, int(p.low), int(p.high), int(p.default), step=1, help=help_text, key=k)
+            )
+        else:
+            step = float(p.default) / 10 if p.log and p.default else 0.01
+            values[p.name] = float(
+                col.number_input(
+                    p.name, float(p.low), float(p.high), float(p.default), step=step, format="%g", help=help_text,
+                    key=k,
+                )
+            )  # fmt: skip
+    return values
+
+
+def device_ui(devices: list[DeviceInfo]) -> str:
+    options = ["auto", *[d.id for d in devices]]
+    labels = {"auto": f"auto ({devices[0].label})", **{d.id: f"{d.id}: {d.label}" for d in devices}}
+    return st.selectbox(
+        "Device", options, format_func=labels.get, key="train.device", help="auto = first GPU, then Apple MPS, then CPU"
+    )
+
+
+def options_ui(has_validation: bool) -> dict[str, Any]:
+    """Seed, evaluation cutoffs and early stopping (only with a validation part)."""
+    c1, c2, c3 = st.columns(3)
+    seed = int(c1.number_input("Seed", 0, 2**31 - 1, 42, key="train.seed"))
+    ks = c2.multiselect("Evaluate at K", [1, 5, 10, 20, 50, 100], default=[10, 20], key="train.ks") or [10]
+    early, patience = None, 3
+    if has_validation:
+        if c3.toggle("Early stopping", key="train.early", help="Stop when the validation metric stops improving"):
+            early = c3.selectbox("Monitor", [f"ndcg@{min(ks)}", f"recall@{min(ks)}", "rmse"], key="train.monitor")
+            patience = int(c3.number_input("Patience (epochs)", 1, 50, 3, key="train.patience"))
+    else:
+        c3.caption("Early stopping needs a validation part: set a validation share on the Data page.")
+    return {"seed": seed, "ks": tuple(sorted(ks)), "early_stopping": early, "patience": patience}
+
+
+def training_data(name: str) -> tuple[str, SplitConfig]:
+    """The saved dataset a job trains on and its split. The built-in dataset is saved on first use, because
+    workers are separate processes that load data from the dataset store."""
+    store = DatasetStore()
+    if name == state.BUILTIN or not store.exists(name):
+        if not store.exists(BUILTIN_NAME):
+            data = resources.builtin_dataset()
+            store.save(BUILTIN_NAME, data.interactions, items=data.items, source={"kind": "synthetic", **data.config},
+                       split=DEFAULT_SPLIT.to_dict())  # fmt: skip
+        name = BUILTIN_NAME
+    info = store.info(name)
+    split = SplitConfig.from_dict(info.split) if info.split else DEFAULT_SPLIT
+    return name, split
+
+
+def describe_split(split: SplitConfig) -> str:
+    from ui.inputs import SPLIT_LABELS
+
+    if split.test_last_n:
+        parts = f"last {split.test_last_n} per user to test" + (
+            f", {split.val_last_n} to validation" if split.val_last_n else ""
+        )
+    else:
+        parts = f"{split.test_fraction:.0%} test" + (
+            f", {split.val_fraction:.0%} validation" if split.val_fraction else ""
+        )
+    return f"{SPLIT_LABELS.get(split.method, split.method)}, {parts}, seed {split.seed}"
+
+
+def _fmt_seconds(s: float | None) -> str:
+    if s is None:
+        return "–"
+    s = round(s)
+    return f"{s // 60}:{s % 60:02d}" if s >= 60 else f"{s}s"
+
+
+def _series(run_id: str, epochs: np.ndarray, records: list[dict[str, float]]) -> dict:
+    """One curve per metric name found in the per-epoch records (missing epochs as NaN)."""
+    names = sorted({k for r in records for k in r})
+    return {f"{run_id}:{k}": (k, epochs, np.array([r.get(k, np.nan) for r in records])) for k in names}
+
+
+def progress_panel(run: dict[str, Any], progress: dict[str, Any], history: list[dict[str, Any]]) -> bool:
+    """One running/queued run: progress bar with epoch and ETA, loss and validation curves, cancel button.
+    Returns True when the user asked to cancel it."""
+    label = run.get("name") or run["id"]
+    n = progress.get("n_epochs") or 0
+    epoch = progress.get("epoch", 0)
+    with st.container(border=True):
+        head, button = st.columns([5, 1])
+        if progress["status"] == "queued":
+            head.markdown(f"**{label}** · {run['model']} · queued (position {progress.get('queue_position')})")
+            st.progress(0.0, text="waiting for a free slot")
+        else:
+            losses = " · ".join(f"{k} {v:.4f}" for k, v in (progress.get("losses") or {}).items())
+            head.markdown(f"**{label}** · {run['model']} · running on {run.get('device') or 'auto'}")
+            st.progress(
+                min(epoch / n, 1.0) if n else 0.0,
+                text=f"epoch {epoch} of {n} · elapsed {_fmt_seconds(progress.get('elapsed'))} · "
+                f"ETA {_fmt_seconds(progress.get('eta'))}" + (f" · {losses}" if losses else ""),
+            )
+        cancel = button.button("Cancel", key=f"train.cancel.{run['id']}", disabled=progress.get("cancel_requested"))
+        if history:
+            epochs = np.array([h["epoch"] for h in history])
+            series = _series(run["id"], epochs, [h["losses"] for h in history])
+            left, right = st.columns(2)
+            left.plotly_chart(
+                figures.curves(series, title="Training loss", x_title="epoch", y_title="loss", key=f"live-{run['id']}"),
+                key=f"train.live.loss.{run['id']}",
+            )
+            vseries = _series(run["id"], epochs, [h["val"] for h in history])
+            if vseries:
+                right.plotly_chart(
+                    figures.curves(
+                        vseries, title="Validation", x_title="epoch", y_title="metric", key=f"val-{run['id']}"
+                    ),
+                    key=f"train.live.val.{run['id']}",
+                )
+    return cancel
+
+
+def gpu_memory_caption(device: DeviceInfo) -> str | None:
+    """Device memory in use (all processes) for a CUDA device, e.g. '3.2 of 80 GiB in use'."""
+    if device.kind != "cuda":
+        return None
+    import torch
+
+    free, total = torch.cuda.mem_get_info(torch.device(device.id))
+    return f"{device.id}: {(total - free) / 2**30:.1f} of {total / 2**30:.0f} GiB in use"
