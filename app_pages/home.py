@@ -4,6 +4,7 @@ import streamlit as st
 
 from ui import resources, state
 from ui.layout import page_header
+from ui.train import gpu_memory_caption
 
 page_header(
     "RecLab",
@@ -19,8 +20,11 @@ c2.metric("Interactions", f"{len(frame):,}")
 c3.metric("Users", f"{frame['user'].nunique():,}")
 c4.metric("Items", f"{frame['item'].nunique():,}")
 
-device = resources.device_infos()[0]
-st.markdown(f"**Compute device:** {device.label}")
+devices = resources.device_infos()
+gpus = [d for d in devices if d.kind == "cuda"]
+st.markdown(f"**Compute device:** {devices[0].label}" + (f" · {len(gpus)} GPU(s)" if len(gpus) > 1 else ""))
+for caption in filter(None, (gpu_memory_caption(d) for d in gpus)):
+    st.caption(caption)
 
 st.subheader("Start here")
 s1, s2, s3 = st.columns(3)
@@ -31,6 +35,30 @@ with s1.container(border=True):
 with s2.container(border=True):
     st.markdown("**2 · Train**")
     st.caption("Choose a model and its hyperparameters and train it on the CPU or a GPU.")
+    st.page_link("app_pages/train.py", label="Open Train", icon=":material/model_training:")
 with s3.container(border=True):
     st.markdown("**3 · Compare**")
     st.caption("Overlay loss curves, compare metrics like for like, and inspect users' recommendations.")
+    st.page_link("app_pages/compare.py", label="Open Compare", icon=":material/compare_arrows:")
+    st.page_link("app_pages/recommendations.py", label="Open Recommendations", icon=":material/recommend:")
+
+st.subheader("Recent runs")
+runs = resources.run_store().list(limit=8)
+if runs:
+    st.dataframe(
+        [
+            {
+                "run": r.get("name") or r["id"],
+                "model": r["model"],
+                "dataset": r.get("dataset_name"),
+                "status": r["status"],
+                "ndcg@10": (r.get("metrics") or {}).get("ndcg@10"),
+                "rmse": (r.get("metrics") or {}).get("rmse"),
+            }
+            for r in runs
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+else:
+    st.info("No runs yet: train a model on the Train page and it will be listed here.")

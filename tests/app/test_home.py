@@ -10,3 +10,8 @@ def test_home_renders_on_the_embedded_dataset():
     assert int(metrics["Users"].replace(",", "")) > 500
     sidebar_text = " ".join(m.value for m in at.sidebar.markdown)
     assert "Dataset:" in sidebar_text and "Device:" in sidebar_text
+
+
+def test_home_lists_recent_runs_or_says_how_to_get_one():
+    at = open_app()
+    assert any("No runs yet" in i.value for i in at.info)
