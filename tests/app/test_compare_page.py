@@ -1,0 +1,158 @@
+"""Compare page in AppTest: empty state, two comparable runs, mixed protocols, interactions, a damaged
+artifact, and the HTML report (a pure function)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recsys_core.data.schema import PreprocessConfig, SplitConfig
+from recsys_core.data.synthetic import generate_synthetic
+from recsys_core.experiment import ExperimentSpec, prepare_from_frame
+from recsys_core.runs import compare as cmp
+from recsys_core.runs.store import RunStore
+from recsys_core.runs.worker import train_and_record
+from tests.app.conftest import open_page
+
+PAGE = "app_pages/compare.py"
+
+
+@pytest.fixture(autouse=True)
+def _default_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RECLAB_DB", raising=False)
+
+
+def _data(seed: int = 0):
+    syn = generate_synthetic(n_users=120, n_items=60, n_interactions=2400, seed=seed)
+    return prepare_from_frame(syn.interactions, PreprocessConfig(), SplitConfig(val_fraction=0.1))
+
+
+def _train(spec: ExperimentSpec, data, name: str, **kw) -> str:
+    rid, _ = train_and_record(spec, data, {"kind": "file", "data": "synthetic.csv"}, name=name, **kw)
+    return rid
+
+
+@pytest.fixture
+def two_runs() -> list[str]:
+    data = _data()
+    return [
+        _train(ExperimentSpec("popularity", ks=(5, 10)), data, "pop", about={"dataset_name": "syn"}),
+        _train(
+            ExperimentSpec("ials", params={"iterations": 3, "factors": 8}, ks=(5, 10), device="cpu"),
+            data,
+            "ials-small",
+            about={"dataset_name": "syn"},
+            tags=["exp1"],
+        ),
+    ]
+
+
+def _values(v) -> list:
+    """Plotly ≥ 6 sends numpy arrays as typed arrays (``{"dtype", "bdata"}``); lists pass through."""
+    if isinstance(v, dict) and "bdata" in v:
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"])).tolist()
+    return list(v)
+
+
+def _charts(at) -> dict[str, dict]:
+    out = {}
+    for c in at.get("plotly_chart"):
+        spec = json.loads(c.proto.spec)
+        out[spec["layout"]["title"]["text"]] = spec
+    return out
+
+
+def test_empty_state_points_to_train():
+    at = open_page(PAGE)
+    assert "No runs yet" in at.info[0].value
+    assert any("train" in link.proto.page.lower() for link in at.get("page_link"))
+    assert not at.get("plotly_chart")
+
+
+def test_two_runs_compared(two_runs):
+    at = open_page(PAGE)
+    assert not at.error and not at.warning
+    assert set(at.multiselect(key="compare.runs").value) == set(two_runs)  # both finished, same group
+    charts = _charts(at)
+    loss, val = charts["training loss: loss"], charts["validation: ndcg@10"]
+    assert [d["name"] for d in loss["data"]] == ["ials-small"]  # popularity has no loss
+    assert {d["name"] for d in val["data"]} == {"pop", "ials-small"}
+    assert loss["layout"]["uirevision"] == "compare.curve.losses"
+    assert {"ndcg across K", "ndcg@10 vs coverage@10", "ndcg@10 against factors", "ndcg@10 by user activity"} <= set(
+        charts
+    )
+    k_lines = charts["ndcg across K"]["data"]
+    assert len(k_lines) == 2 and _values(k_lines[0]["x"]) == [5, 10]
+    assert any("significant at 0.05" in m.value for m in at.markdown)
+    assert len(at.get("download_button")) == 2
+    tables = at.dataframe
+    assert len(tables[0].value) == 2 and set(tables[0].value["rank"]) == {1, 2}
+
+
+def test_interactions_log_scale_wall_time_filters_and_same_run(two_runs):
+    at = open_page(PAGE)
+    at.toggle(key="compare.c.log").set_value(True).run()
+    at.get("segmented_control")[0]  # the x-axis control exists
+    at.session_state["compare.c.x"] = "elapsed"
+    at.run()
+    loss = _charts(at)["training loss: loss"]
+    assert loss["layout"]["yaxis"]["type"] == "log" and loss["layout"]["xaxis"]["title"]["text"].startswith("wall")
+    at.multiselect(key="compare.f.tag").set_value(["exp1"]).run()
+    assert list(at.dataframe[0].value["name"]) == ["ials-small"]
+    assert at.multiselect(key="compare.runs").value == [two_runs[1]]
+    assert "Select two runs" in " ".join(i.value for i in at.info)
+    at.multiselect(key="compare.f.tag").set_value([]).run()
+    at.multiselect(key="compare.runs").set_value(two_runs).run()
+    at.selectbox(key="compare.sig.b").set_value(at.selectbox(key="compare.sig.a").value).run()
+    assert any("two different runs" in w.value for w in at.warning)
+    assert not at.exception
+
+
+def test_mixed_protocols_are_flagged_and_not_tested(two_runs):
+    other = _train(ExperimentSpec("popularity", ks=(10,)), _data(seed=7), "pop-other-data")
+    rating = _train(ExperimentSpec("biased_mf", params={"epochs": 2}, device="cpu"), _data(), "mf")
+    at = open_page(PAGE)
+    at.multiselect(key="compare.runs").set_value([*two_runs, other, rating]).run()
+    text = " ".join(w.value for w in at.warning)
+    assert "not all comparable" in text and "different data (fingerprints differ)" in text
+    assert "rating vs ranking evaluation" in text or "ranking vs rating evaluation" in text
+    table = at.dataframe[0].value
+    assert table.loc[table["name"] == "mf", "rmse"].notna().all() and table["group"].nunique() == 3
+    at.selectbox(key="compare.sig.a").set_value(two_runs[0]).run()
+    at.selectbox(key="compare.sig.b").set_value(other).run()
+    assert any("paired test needs the same users" in e.value for e in at.error)
+    # the metrics table keeps rating metrics for the rating run
+    assert "rmse" in at.dataframe[1].value.columns
+
+
+def test_damaged_per_user_artifact_gives_a_message(two_runs):
+    path = RunStore().artifacts(two_runs[0])["per_user"]
+    Path(path).write_bytes(b"not parquet")
+    at = open_page(PAGE)
+    assert any("could not be read" in w.value for w in at.warning)
+    assert not at.exception
+
+
+def test_html_report_is_self_contained(two_runs):
+    from ui import compare as ui
+    from ui.figures import scatter_runs
+
+    store = RunStore()
+    runs = [store.get(r) for r in two_runs]
+    table = cmp.run_table(runs)
+    fig_a = scatter_runs({r["id"]: (r["name"], 0.5, 0.25) for r in runs}, x_title="x", y_title="y", title="trade")
+    fig_b = ui.across_k_figure(cmp.metrics_across_k(runs), "ndcg", ui.run_labels(table))
+    page = ui.comparison_report(runs, table, {"Trade-off": fig_a, "NDCG across K": fig_b}, notes=["verdict here"])
+    assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
+    assert page.count("* plotly.js v") == 1  # plotly.js inlined exactly once
+    assert page.count("Plotly.newPlot") >= 2 and '<script src="http' not in page
+    for r in runs:
+        assert r["name"] in page and r["id"] in page
+    assert cmp.describe_protocol(runs[0]["protocol"]) in page  # the protocol of each run
+    assert runs[0]["protocol"]["data_fingerprint"] in page
+    assert f"{runs[1]['metrics']['ndcg@10']:.4f}" in page and "class='best'" in page
+    assert '"name":"pop"' in page.replace(" ", "") and "verdict here" in page  # the figures' data
