@@ -389,6 +389,8 @@ def evaluate_ratings(model: Any, train: Any, test_frame: pd.DataFrame) -> Rating
     per_user["rmse"] = np.sqrt(per_user["rmse"])
     per_user = per_user.reset_index()
     per_user.insert(0, "user", train.users.to_ids(per_user["user_index"].to_numpy()))
+    # training activity per user, so rating results can be sliced by segment like ranking results
+    per_user["n_train"] = np.bincount(train.user_idx, minlength=train.n_users)[per_user["user_index"].to_numpy()]
     metrics = {"rmse": rmse(truth, pred), "mae": mae(truth, pred), "n_pairs": float(len(truth))}
     return RatingResult(metrics, per_user, len(truth), int(getattr(test, "n_dropped_unknown", 0)))
 
