@@ -185,3 +185,44 @@ def sample_users(train: Any, segment: Segment = "random", *, n: int = 20, seed: 
     rng = np.random.default_rng(seed)
     chosen = rng.choice(pool, size=min(n, len(pool)), replace=False) if len(pool) else pool
     return train.users.to_ids(np.sort(chosen))
+
+
+def item_metadata(data_ref: dict[str, Any]) -> pd.DataFrame | None:
+    """Item metadata (``item, title, genres, ...``) a run's data reference points to, or None without any.
+
+    A saved dataset (``kind="dataset"``) carries its own items table; file references may name an ``items``
+    file. The data reference is the one stored with the run (see :mod:`recsys_core.runs.jobs`).
+    """
+    if data_ref.get("items"):
+        from recsys_core.data.metadata import read_item_metadata
+
+        items, _ = read_item_metadata(data_ref["items"])
+        return items
+    if data_ref.get("kind") == "dataset":
+        from recsys_core.data.store import DatasetStore
+
+        store = DatasetStore()
+        name = str(data_ref.get("name", ""))
+        return store.load(name).items if store.exists(name) else None
+    return None
+
+
+def find_user(train: Any, text: str) -> Any:
+    """The original user id typed as ``text`` (``"42"`` matches the integer id 42); ConfigError if unknown."""
+    text = str(text).strip()
+    if not text:
+        raise ConfigError("Type a user id.", field="user")
+    idx = train.users.to_index(np.asarray([text], dtype=object), missing=-1)[0]
+    if idx < 0:
+        sample = train.users.to_ids(np.arange(min(3, len(train.users)))).tolist()
+        raise ConfigError(f"User '{text}' is not in this run's data.", field="user", hint=f"Ids look like {sample}.")
+    return train.users.to_ids(np.array([idx]))[0]
+
+
+def list_overlap(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Mark the items two top-K lists share: copies of ``a`` and ``b`` with a boolean ``in_both`` column."""
+    shared = set(a["item"].tolist()) & set(b["item"].tolist())
+    a, b = a.copy(), b.copy()
+    a["in_both"] = a["item"].isin(shared)
+    b["in_both"] = b["item"].isin(shared)
+    return a, b

@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from recsys_core.data.interactions import Interactions
@@ -6,7 +7,16 @@ from recsys_core.data.schema import SplitConfig
 from recsys_core.data.split import split
 from recsys_core.data.synthetic import generate_synthetic
 from recsys_core.errors import ConfigError
-from recsys_core.inspection import history, recommendations, sample_users, similar, what_if
+from recsys_core.inspection import (
+    find_user,
+    history,
+    item_metadata,
+    list_overlap,
+    recommendations,
+    sample_users,
+    similar,
+    what_if,
+)
 from recsys_core.models import create
 from recsys_core.training import fit
 
@@ -59,3 +69,37 @@ def test_similar_items_and_sample_users(trained):
     light = sample_users(parts.train, "light", n=5)
     counts = dict(zip(parts.train.users.to_ids(np.arange(parts.train.n_users)), parts.train.user_counts()))
     assert min(counts[u] for u in heavy) >= max(counts[u] for u in light)
+
+
+def test_find_user_matches_typed_ids_and_explains_unknown_ones(trained):
+    _, parts, _ = trained
+    user = parts.train.users.to_ids(np.array([2]))[0]
+    assert find_user(parts.train, f" {user} ") == user
+    with pytest.raises(ConfigError, match="not in this run's data"):
+        find_user(parts.train, "nobody")
+    with pytest.raises(ConfigError, match="Type a user id"):
+        find_user(parts.train, "")
+
+
+def test_list_overlap_marks_shared_items(trained):
+    model, parts, _ = trained
+    a = recommendations(model, parts.train, parts.train.users.to_ids(np.array([0]))[0], k=10, explain_top=0)
+    b = recommendations(model, parts.train, parts.train.users.to_ids(np.array([1]))[0], k=10, explain_top=0)
+    ma, mb = list_overlap(a, b)
+    shared = set(a["item"]) & set(b["item"])
+    assert set(ma.loc[ma["in_both"], "item"]) == shared == set(mb.loc[mb["in_both"], "item"])
+    assert "in_both" not in a  # inputs untouched
+
+
+def test_item_metadata_of_a_data_reference(tmp_path):
+    from recsys_core.data.store import DatasetStore
+
+    syn = generate_synthetic(n_users=20, n_items=10, n_interactions=100, seed=1)
+    DatasetStore().save("with-items", syn.interactions, items=syn.items)
+    DatasetStore().save("bare", syn.interactions)
+    assert item_metadata({"kind": "dataset", "name": "with-items"})["title"].tolist() == syn.items["title"].tolist()
+    assert item_metadata({"kind": "dataset", "name": "bare"}) is None
+    assert item_metadata({"kind": "files", "train": "t.csv", "test": "s.csv"}) is None
+    path = tmp_path / "items.csv"
+    pd.DataFrame({"item_id": [1, 2], "title": ["A", "B"]}).to_csv(path, index=False)
+    assert item_metadata({"kind": "file", "data": "x.csv", "items": str(path)})["title"].tolist() == ["A", "B"]
