@@ -83,3 +83,32 @@ def test_upload_train_compare_and_what_if(app_server, page):
     expect(page.get_by_text("No jobs running")).to_be_visible(timeout=180_000)
     expect(page.get_by_test_id("stDataFrame").last).to_be_visible()
     screenshot(page, "journey-3-train-done")
+
+    # 3. Compare: both runs are in the table; curves and metrics for the selection
+    _go(page, "Compare")
+    expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
+    expect(page.get_by_role("tab", name="Curves")).to_be_visible()
+    expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible(timeout=30_000)
+    screenshot(page, "journey-4-compare")
+    page.get_by_role("tab", name="Metrics").click()
+    wait_for_app(page)
+    screenshot(page, "journey-5-compare-metrics")
+
+    # 4. Recommendations: open a user, remove history items, see the list change
+    _go(page, "Recommendations")
+    expect(page.get_by_text("History", exact=False).first).to_be_visible(timeout=60_000)
+    screenshot(page, "journey-6-recommendations")
+    page.get_by_role("tab", name="What-if").click()
+    wait_for_app(page)
+    summary = page.get_by_test_id("stMarkdown").filter(has_text="Re-ranked top").first
+    expect(summary).to_contain_text("no edits yet")
+    remove = page.get_by_role("combobox", name="Remove from the history")
+    for _ in range(4):
+        remove.click()
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+        page.keyboard.press("Escape")
+        wait_for_app(page)
+    expect(summary).not_to_contain_text("no edits yet")
+    expect(summary).not_to_contain_text("0 new, 0 dropped")
+    screenshot(page, "journey-7-what-if")
