@@ -135,10 +135,11 @@ def get_engine(url: str) -> sa.Engine:
 
 
 def new_run_id() -> str:
-    """Short id that sorts by creation time: ``YYMMDD-HHMMSS-mmmxxx`` (UTC, milliseconds, 3 random hex)."""
+    """Short id that sorts by creation time: ``YYMMDD-HHMMSS-mmmxxxxxx`` (UTC, milliseconds, 6 random hex
+    digits, so ids created in the same millisecond collide with probability ~1e-7 per pair)."""
     now = time.time()
     stamp = time.strftime("%y%m%d-%H%M%S", time.gmtime(now))
-    return f"{stamp}-{int(now * 1000) % 1000:03d}{secrets.token_hex(2)[:3]}"
+    return f"{stamp}-{int(now * 1000) % 1000:03d}{secrets.token_hex(3)}"
 
 
 def jsonable(value: Any) -> Any:

@@ -221,5 +221,5 @@ def test_submit_validates_before_queueing(store: RunStore, split_files):
 
 def test_small_helpers():
     assert jsonable({"a": math.inf, "b": [1, float("nan")], 3: True}) == {"a": None, "b": [1, None], "3": True}
-    ids = [new_run_id() for _ in range(50)]
-    assert len(set(ids)) == 50 and all(len(i) == 20 for i in ids)
+    ids = [new_run_id() for _ in range(1000)]
+    assert len(set(ids)) == 1000 and all(len(i) == 23 for i in ids)
