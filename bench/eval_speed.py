@@ -25,6 +25,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _readme import write_section  # bench/ is on sys.path when a script here runs
+
 from recsys_core.data.interactions import Interactions
 from recsys_core.data.schema import SplitConfig
 from recsys_core.data.split import split
@@ -107,17 +109,6 @@ def best_of(fn, repeats: int) -> tuple[float, object]:
     return best, out
 
 
-def write_section(readme: Path, key: str, text: str) -> None:
-    start, end = f"<!-- {key}:start -->", f"<!-- {key}:end -->"
-    body = readme.read_text() if readme.exists() else "# Benchmarks\n"
-    block = f"{start}\n{text.rstrip()}\n{end}"
-    if start in body and end in body:
-        body = body[: body.index(start)] + block + body[body.index(end) + len(end) :]
-    else:
-        body = body.rstrip() + f"\n\n## Evaluation speed\n\n{block}\n"
-    readme.write_text(body)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeats", type=int, default=3)
@@ -171,7 +162,7 @@ def main() -> None:
             f"{train.n_users * train.n_items * 4 / 2**30:,.1f} GiB).",
         ]
         print(lines[-1])
-    write_section(Path(args.out), "eval-speed", "\n".join(lines))
+    write_section(Path(args.out), "eval-speed", "Evaluation speed", "\n".join(lines))
     print("\n".join(lines))
 
 

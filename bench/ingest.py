@@ -35,6 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _readme import write_section  # bench/ is on sys.path when a script here runs
+
 REPO = Path(__file__).resolve().parents[1]
 START, END = "<!-- ingest:start -->", "<!-- ingest:end -->"
 TIME_GOAL, MEMORY_GOAL = 1.5, 0.8
@@ -262,18 +264,6 @@ def _table(results: dict[str, dict[str, Any]], rows: int, csv_mb: float, pq_mb: 
     return "\n".join(lines) + "\n"
 
 
-def _write(out: Path, table: str) -> None:
-    text = out.read_text(encoding="utf-8") if out.exists() else "# Benchmarks\n"
-    block = f"{START}\n{table}\n{END}"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        tail = rest.split(END, 1)[1]
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + f"\n\n## Ingest\n\n{block}\n"
-    out.write_text(text, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=5_000_000)
@@ -323,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     table = _table(results, args.rows, csv_mb, pq_mb, machine)
     print(table)
     if not args.no_write:
-        _write(args.out, table)
+        write_section(args.out, "ingest", "Ingest", table)
         print(f"written to {args.out}")
     return 0
 

@@ -24,6 +24,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _readme import write_section  # bench/ is on sys.path when a script here runs
+
 from recsys_core.data.load import load_interactions
 from recsys_core.experiment import ExperimentSpec, prepare_from_parts, run_experiment
 
@@ -122,17 +124,6 @@ def table(rows: list[dict]) -> str:
         cells = [fmt(r[c]) for c in cols] + [f"{r['fit_s']:.2f}", str(r["epochs"]), fmt(r["loss_falls_every_epoch"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def write_section(readme: Path, key: str, title: str, text: str) -> None:
-    start, end = f"<!-- {key}:start -->", f"<!-- {key}:end -->"
-    body = readme.read_text() if readme.exists() else "# Benchmarks\n"
-    block = f"{start}\n{text.rstrip()}\n{end}"
-    if start in body and end in body:
-        body = body[: body.index(start)] + block + body[body.index(end) + len(end) :]
-    else:
-        body = body.rstrip() + f"\n\n## {title}\n\n{block}\n"
-    readme.write_text(body)
 
 
 def main() -> None:

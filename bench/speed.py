@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from _readme import write_section  # bench/ is on sys.path when a script here runs
 
 ROOT = Path(__file__).resolve().parents[1]
 SPLITS = ROOT / ".." / "shared" / "data" / "splits"
@@ -508,18 +509,6 @@ def render(results: dict[str, Any], rows: list[dict[str, Any]], args: argparse.N
             + " (goal ≤ 15 s)."
         )
     return "\n".join(lines)
-
-
-def write_section(readme: Path, key: str, title: str, text: str) -> None:
-    """Replace the text between this benchmark's markers in ``readme`` (adding the section if absent)."""
-    start, end = f"<!-- {key}:start -->", f"<!-- {key}:end -->"
-    body = readme.read_text() if readme.exists() else "# Benchmarks\n"
-    block = f"{start}\n{text.rstrip()}\n{end}"
-    if start in body and end in body:
-        body = body[: body.index(start)] + block + body[body.index(end) + len(end) :]
-    else:
-        body = body.rstrip() + f"\n\n## {title}\n\n{block}\n"
-    readme.write_text(body)
 
 
 def cpu_name() -> str:
