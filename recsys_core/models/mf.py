@@ -229,11 +229,10 @@ class BiasedMF(Recommender):
             e = err.unsqueeze(1)
             step_q = torch.addcmul(qi.mul(-reg), e, pu)  # e·p_u - reg·q_i, from the batch-start values
             step_p = torch.addcmul(pu.mul_(-reg), e, qi)  # e·q_i - reg·p_u
-            p.index_add_(0, u, step_p, alpha=lr)
-            q.index_add_(0, i, step_q, alpha=lr)
-            # the constant columns took a step too; put them back to 1 (only the rows touched)
-            p[:, f + 1].index_fill_(0, u, 1.0)
-            q[:, f].index_fill_(0, i, 1.0)
+            step_p[:, f + 1] = 0.0  # the constant columns stay 1
+            step_q[:, f] = 0.0
+            p.index_put_((u,), step_p.mul_(lr), accumulate=True)
+            q.index_put_((i,), step_q.mul_(lr), accumulate=True)
             seen += u.shape[0]
         mse = float(sq_err) / max(seen, 1)
         return {"loss": mse, "rmse": math.sqrt(mse)}
