@@ -129,10 +129,12 @@ def _about_files(args: argparse.Namespace) -> dict[str, Any]:
     return {"dataset_name": Path(path).name} if path else {}
 
 
-def add_experiment_args(p: argparse.ArgumentParser) -> None:
-    """The data, model and evaluation options of ``train`` (for ``runs submit``), plus ``--dataset``."""
+def add_experiment_args(p: argparse.ArgumentParser, *, dataset: bool = True, model_required: bool = False) -> None:
+    """The data, model and evaluation options shared by ``train`` and ``runs submit`` (which also takes
+    ``--dataset NAME``, and may take the model from ``--config``)."""
     src = p.add_argument_group("data")
-    src.add_argument("--dataset", help="a saved dataset (python -m recsys_core data list)")
+    if dataset:
+        src.add_argument("--dataset", help="a saved dataset (python -m recsys_core data list)")
     src.add_argument("--train", help="training interactions")
     src.add_argument("--test", help="test interactions")
     src.add_argument("--val", help="validation interactions (per-epoch validation, early stopping)")
@@ -142,7 +144,7 @@ def add_experiment_args(p: argparse.ArgumentParser) -> None:
     add_preprocess_args(p)
     add_split_args(p)
     m = p.add_argument_group("model")
-    m.add_argument("--model", help="registered name (python -m recsys_core models)")
+    m.add_argument("--model", required=model_required, help="registered name (python -m recsys_core models)")
     m.add_argument("--param", action="append", metavar="KEY=VALUE", help="a hyperparameter; repeatable")
     m.add_argument("--epochs", type=int, help="override the model's epochs/iterations")
     m.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")

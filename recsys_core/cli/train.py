@@ -7,14 +7,11 @@ import sys
 
 from recsys_core.cli import print_json
 from recsys_core.cli.data import (
-    add_mapping_args,
-    add_preprocess_args,
-    add_split_args,
     mapping_from_args,
     preprocess_config,
     split_config,
 )
-from recsys_core.cli.runs import add_record_args, record_train, spec_from_args
+from recsys_core.cli.runs import add_experiment_args, add_record_args, record_train, spec_from_args
 from recsys_core.data.load import load_interactions
 from recsys_core.data.schema import ColumnMapping
 from recsys_core.errors import ConfigError
@@ -104,27 +101,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Train on --train/--test[/--val] CSVs (user,item[,rating][,timestamp]) or on --data FILE "
         "with the preprocessing and split options, then evaluate on the test part.",
     )
-    src = p.add_argument_group("data")
-    src.add_argument("--train", help="training interactions")
-    src.add_argument("--test", help="test interactions")
-    src.add_argument("--val", help="validation interactions (per-epoch validation, early stopping)")
-    src.add_argument("--data", help="one interaction file to preprocess and split (see the split options)")
-    src.add_argument("--items", help="item metadata (title, genres) for intra-list diversity")
-    add_mapping_args(p)
-    add_preprocess_args(p)
-    add_split_args(p)
-    m = p.add_argument_group("model")
-    m.add_argument("--model", required=True, help="registered name (python -m recsys_core models)")
-    m.add_argument("--param", action="append", metavar="KEY=VALUE", help="a hyperparameter; repeatable")
-    m.add_argument("--epochs", type=int, help="override the model's epochs/iterations")
-    m.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
-    m.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16 mixed precision (CUDA)")
-    m.add_argument("--early-stopping", metavar="METRIC", help="validation metric to monitor, e.g. ndcg@10 or rmse")
-    m.add_argument("--patience", type=int, default=3)
-    e = p.add_argument_group("evaluation")
-    e.add_argument("--k", type=int, nargs="+", default=[10], help="cutoffs (default 10)")
-    e.add_argument("--sampled", type=int, metavar="N", help="sampled ranking with N negatives (labelled sampled)")
-    e.add_argument("--relevance-threshold", type=float, help="test ratings >= this are relevant")
+    add_experiment_args(p, dataset=False, model_required=True)
     o = p.add_argument_group("output")
     o.add_argument("--json", action="store_true", help="print one JSON object")
     o.add_argument("--save-recs", metavar="CSV", help="write every user's top-K (user,item,score,rank)")
