@@ -33,8 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from recsys_core.errors import DataError
-from recsys_core.models.base import Contribution, Recommender, ShouldStop, _never
+from recsys_core.models.base import Contribution, Recommender, ShouldStop, _never, check_history
 from recsys_core.models.params import Param
 from recsys_core.models.registry import register
 
@@ -73,40 +72,9 @@ def validate_history(items: Any, ratings: Any, n_items: int, *, model: str) -> t
         DataError: ``bad_history`` for non-integer or out-of-range items, mismatched lengths or non-finite
             values.
     """
-    arr = np.asarray(items).reshape(-1)
-    if arr.size and not (np.issubdtype(arr.dtype, np.integer) or np.all(np.mod(arr, 1) == 0)):
-        raise DataError(
-            f"{model}: history items must be integer item indices", code="bad_history", hint="Map item ids first"
-        )
-    arr = arr.astype(np.int64)
-    bad = np.flatnonzero((arr < 0) | (arr >= n_items))
-    if bad.size:
-        raise DataError(
-            f"{model}: {bad.size:,} history items are outside the model's {n_items:,} items",
-            code="bad_history",
-            rows=(bad[:5] + 1).tolist(),
-            n_rows=int(bad.size),
-            hint="Only items seen in training can be scored",
-            sample=[{"item": int(v)} for v in arr[bad[:5]]],
-        )
-    if ratings is None:
-        vals = np.ones(arr.size, dtype=np.float64)
-    else:
-        vals = np.asarray(ratings, dtype=np.float64).reshape(-1)
-        if vals.shape != arr.shape:
-            raise DataError(
-                f"{model}: {arr.size} history items but {vals.size} ratings",
-                code="bad_history",
-                hint="Give one rating per item, or none for implicit feedback",
-            )
-        nonfinite = np.flatnonzero(~np.isfinite(vals))
-        if nonfinite.size:
-            raise DataError(
-                f"{model}: {nonfinite.size:,} history ratings are missing or infinite",
-                code="bad_history",
-                rows=(nonfinite[:5] + 1).tolist(),
-                n_rows=int(nonfinite.size),
-            )
+    idx, given = check_history(items, ratings, n_items, model=model)
+    vals = np.ones(idx.size, dtype=np.float64) if given is None else given.astype(np.float64)
+    arr = idx
     uniq, inverse = np.unique(arr, return_inverse=True)
     merged = np.bincount(inverse, weights=vals, minlength=uniq.size) if uniq.size else np.zeros(0)
     return uniq, merged.astype(np.float32)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from recsys_core.errors import ConfigError, DataError
-from recsys_core.models.base import Recommender, ShouldStop, _never
+from recsys_core.models.base import Recommender, ShouldStop, _never, check_history
 from recsys_core.models.params import Param
 from recsys_core.models.registry import register
 
@@ -36,65 +36,6 @@ _INIT_STD = 0.1
 # batch, times ``lr``, stays below this. A row seen ``c`` times in a batch takes ``c`` summed steps computed
 # from the same start value; the bias update then overshoots once ``lr · c · (1 + reg) > 2``.
 _MAX_LR_TIMES_COUNT = 1.0
-
-
-def check_history(
-    items: Any, ratings: Any, n_items: int, *, model: str, need_ratings: bool
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Validate a fold-in history: item indices in range and, if given, one finite rating per item.
-
-    Args:
-        items: item indices (int array-like) in ``[0, n_items)``; repeats count as separate observations.
-        ratings: one value per item (array-like) or None.
-        n_items: size of the model's item space.
-        model: model name for messages.
-        need_ratings: raise :class:`ConfigError` when ``ratings`` is None.
-
-    Returns:
-        ``(items int64 (k,), ratings float32 (k,) or None)``.
-    """
-    arr = np.asarray(items).reshape(-1)
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        as_float = np.asarray(arr, dtype=np.float64) if np.issubdtype(arr.dtype, np.number) else None
-        if as_float is None or not np.all(np.isfinite(as_float)) or np.any(np.mod(as_float, 1) != 0):
-            raise DataError(
-                f"{model}: history items must be integer item indices", code="bad_history", hint="Map ids first"
-            )
-    idx = arr.astype(np.int64)
-    bad = np.flatnonzero((idx < 0) | (idx >= n_items))
-    if bad.size:
-        raise DataError(
-            f"{model}: {bad.size:,} history items are outside the model's {n_items:,} items",
-            code="bad_history",
-            rows=(bad[:5] + 1).tolist(),
-            n_rows=int(bad.size),
-            hint="Use item indices of the training data's item space",
-            sample=[{"item": int(v)} for v in idx[bad[:5]]],
-        )
-    if ratings is None:
-        if need_ratings:
-            raise ConfigError(
-                f"{model} folds in a user from explicit ratings; none were given.",
-                field="ratings",
-                hint="Pass one rating per history item.",
-            )
-        return idx, None
-    vals = np.asarray(ratings, dtype=np.float64).reshape(-1)
-    if vals.shape[0] != idx.shape[0]:
-        raise DataError(
-            f"{model}: {idx.shape[0]:,} history items but {vals.shape[0]:,} ratings",
-            code="bad_history",
-            hint="Give exactly one rating per item",
-        )
-    bad = np.flatnonzero(~np.isfinite(vals))
-    if bad.size:
-        raise DataError(
-            f"{model}: {bad.size:,} history ratings are missing or not finite",
-            code="bad_history",
-            rows=(bad[:5] + 1).tolist(),
-            n_rows=int(bad.size),
-        )
-    return idx, vals.astype(np.float32)
 
 
 def check_pairs(users: Any, items: Any, n_users: int, n_items: int, *, model: str) -> tuple[np.ndarray, ...]:

@@ -38,8 +38,8 @@ import torch
 from torch import nn
 
 from recsys_core.errors import ConfigError
-from recsys_core.models.base import Recommender, ShouldStop, _never
-from recsys_core.models.mf import check_history, check_pairs
+from recsys_core.models.base import Recommender, ShouldStop, _never, check_history
+from recsys_core.models.mf import check_pairs
 from recsys_core.models.params import Param
 from recsys_core.models.registry import register
 
