@@ -3,6 +3,8 @@ curve appear, compare them, open a user and edit the history (what-if). Screensh
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -93,6 +95,11 @@ def test_upload_train_compare_and_what_if(app_server, page):
     page.get_by_role("tab", name="Metrics").click()
     wait_for_app(page)
     screenshot(page, "journey-5-compare-metrics")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the comparison (HTML report)").click()
+    report = Path(download.value.path()).read_text(encoding="utf-8")
+    assert "<html" in report.lower() and "Plotly" in report
+    assert "bpr" in report and "ease" in report and "visits" in report
 
     # 4. Recommendations: open a user, remove history items, see the list change
     _go(page, "Recommendations")
