@@ -40,7 +40,8 @@ if st.button("Train", type="primary", key="train.launch"):
         spec = ExperimentSpec(model=chosen["name"], params=params, device=device, **options)
         run_id = runner.submit(spec, dataset_ref(dataset, split=split), name=name or None)
         runner.poll()
-        st.toast(f"Queued run {run_id}")
+        state.flash(f"Queued run {run_id}: follow it below.")
+        st.rerun()  # redraw the page (and the sidebar) with the new job polling
 
 active = resources.run_store().list(status=ACTIVE)
 

@@ -40,12 +40,18 @@ def sidebar() -> None:
             if best.kind == "cpu":
                 st.caption("No GPU found: training runs on the CPU.")
         with guarded():
-            runs = resources.run_store().list(status=("queued", "running"))
-            running = sum(r["status"] == "running" for r in runs)
-            queued = len(runs) - running
-            st.markdown(f"**Jobs:** {running} running, {queued} queued" if runs else "**Jobs:** none running")
-            for r in runs[:5]:
-                st.caption(f"{r.get('name') or r['id']} · {r['model']} · {r['status']}")
+            active = resources.run_store().list(status=("queued", "running"))
+            # poll while jobs are active (decided at full-run time; a full rerun re-decides)
+            st.fragment(run_every=2.0 if active else None)(_jobs_summary)()
+
+
+def _jobs_summary() -> None:
+    runs = resources.run_store().list(status=("queued", "running"))
+    running = sum(r["status"] == "running" for r in runs)
+    queued = len(runs) - running
+    st.markdown(f"**Jobs:** {running} running, {queued} queued" if runs else "**Jobs:** none running")
+    for r in runs[:5]:
+        st.caption(f"{r.get('name') or r['id']} · {r['model']} · {r['status']}")
 
 
 def show_error(err: BaseException) -> None:
