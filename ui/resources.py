@@ -8,11 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from recsys_core.data.interactions import Interactions
-from recsys_core.data.load import LoadedData, load_interactions
 from recsys_core.data.metadata import read_item_metadata
 from recsys_core.data.preprocess import PreprocessResult, preprocess
 from recsys_core.data.profile import DataProfile, profile
-from recsys_core.data.schema import ColumnMapping, PreprocessConfig, SplitConfig
+from recsys_core.data.schema import PreprocessConfig, SplitConfig
 from recsys_core.data.split import split
 from recsys_core.data.store import Dataset, DatasetStore
 from recsys_core.data.synthetic import SyntheticData, builtin_default, generate_synthetic
@@ -53,16 +52,6 @@ def synthetic_dataset(n_users: int, n_items: int, n_interactions: int, seed: int
     return generate_synthetic(
         n_users=n_users, n_items=n_items, n_interactions=n_interactions, seed=seed, implicit=implicit
     )
-
-
-@st.cache_data(show_spinner="Reading the file…", max_entries=8)
-def read_upload(data: bytes, name: str, mapping: dict | None) -> LoadedData:
-    return load_interactions(data, name=name, mapping=ColumnMapping(**mapping) if mapping else None)
-
-
-@st.cache_data(show_spinner="Reading the file…", max_entries=8)
-def read_path(path: str, mapping: dict | None) -> LoadedData:
-    return load_interactions(path, mapping=ColumnMapping(**mapping) if mapping else None)
 
 
 @st.cache_data(show_spinner="Reading item metadata…", max_entries=8)
