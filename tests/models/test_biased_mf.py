@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +16,7 @@ from recsys_core.models.base import load_model
 from recsys_core.models.mf import BiasedMF
 from recsys_core.training.loop import fit
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    # These tensors are tiny: a second intra-op thread only adds OpenMP hand-offs, which stall for whole
-    # scheduler slices on a shared, loaded runner.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _ratings(n_users: int = 60, n_items: int = 40, density: float = 0.5, seed: int = 0) -> pd.DataFrame:

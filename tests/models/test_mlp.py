@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,8 @@ from recsys_core.errors import ConfigError, DataError
 from recsys_core.models.base import load_model
 from recsys_core.models.mlp import MLPNet, MLPRecommender
 from recsys_core.training.loop import fit
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _ratings(n_users: int = 60, n_items: int = 40, density: float = 0.5, seed: int = 0) -> pd.DataFrame:
@@ -36,16 +37,6 @@ def _clicks(n_users: int = 100, n_items: int = 120, per_user: int = 12, seed: in
     u_f, i_f = rng.normal(0, 1, (n_users, 2)), rng.normal(0, 1, (n_items, 2))
     items = np.argsort(-(2 * u_f @ i_f.T + rng.gumbel(size=(n_users, n_items))), axis=1)[:, :per_user]
     return pd.DataFrame({"user": np.repeat(np.arange(n_users), per_user) + 7, "item": items.ravel() + 500})
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    # These tensors are tiny: a second intra-op thread only adds OpenMP hand-offs, which stall for whole
-    # scheduler slices on a shared, loaded runner.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _falls(history: list) -> bool:
