@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from recsys_core.errors import ConfigError
@@ -83,3 +85,23 @@ def memory_in_use(device: str) -> int | None:
     import torch
 
     return int(torch.cuda.memory_allocated(device))
+
+
+@contextlib.contextmanager
+def cpu_threads(n: int | None, device: str) -> Iterator[None]:
+    """Run the block with ``n`` intra-op torch threads when ``device`` is the CPU; restore the count after.
+
+    ``n=None`` or another device leaves everything as it is. The count is per process (torch's setting), so
+    this is for code that owns the process's CPU work while it runs, such as an epoch in a training worker.
+    """
+    import torch
+
+    if n is None or not device.startswith("cpu") or torch.get_num_threads() == n:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -108,6 +108,7 @@ class BPR(Recommender):
     )
     task = "ranking"
     needs_ratings = False
+    train_cpu_threads = 1  # many small kernels per step: one thread is faster (see Recommender)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

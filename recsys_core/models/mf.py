@@ -88,6 +88,7 @@ class BiasedMF(Recommender):
     description = "Biased matrix factorisation (μ + b_u + b_i + p_u·q_i), SGD on squared error; predicts ratings"
     task = "rating"
     needs_ratings = True
+    train_cpu_threads = 1  # many small kernels per step: one thread is faster (see Recommender)
     schema = (
         Param("factors", "int", 64, "Latent dimensions of the user and item factors", low=1, high=1024),
         Param("epochs", "int", 20, "Passes over the training ratings", low=1, high=1000),

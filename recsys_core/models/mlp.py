@@ -159,6 +159,7 @@ class MLPRecommender(Recommender):
     description = "MLP over concatenated user and item embeddings (NCF-style); MSE on ratings or BCE on clicks"
     task = "ranking"
     needs_ratings = False
+    train_cpu_threads = 1  # small layers, many small kernels per step: one thread is faster (see Recommender)
     schema = (
         Param("factors", "int", 32, "Embedding size of users and of items", low=1, high=1024),
         Param("hidden", "int", 64, "Width of the first hidden layer (each further layer halves it)", low=1, high=4096),

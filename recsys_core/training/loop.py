@@ -10,6 +10,7 @@ from typing import Any, Literal, Protocol
 
 import torch
 
+from recsys_core.device import cpu_threads
 from recsys_core.errors import ConfigError
 from recsys_core.models.base import Recommender
 
@@ -112,7 +113,8 @@ def fit(
             cancelled = True
             break
         t = time.perf_counter()
-        losses = {k: float(v) for k, v in model.train_epoch(epoch, should_stop).items()}
+        with cpu_threads(model.train_cpu_threads, model.device):
+            losses = {k: float(v) for k, v in model.train_epoch(epoch, should_stop).items()}
         seconds = time.perf_counter() - t
         train_seconds += seconds
         if should_stop():
