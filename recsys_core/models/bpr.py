@@ -84,9 +84,9 @@ class BPR(Recommender):
     name = "bpr"
     description = "BPR matrix factorisation: learns to rank each user's items above random unseen ones."
     schema = (
-        Param("factors", "int", 64, "Length of the user and item vectors.", low=1, high=1024, log=True),
+        Param("factors", "int", 128, "Length of the user and item vectors.", low=1, high=1024, log=True),
         Param("epochs", "int", 100, "Passes over all training interactions.", low=1, high=2000),
-        Param("lr", "float", 0.01, "Adam learning rate.", low=1e-5, high=1.0, log=True),
+        Param("lr", "float", 0.005, "Adam learning rate.", low=1e-5, high=1.0, log=True),
         Param(
             "reg",
             "float",
