@@ -155,7 +155,7 @@ def test_fold_in_is_the_exact_user_step() -> None:
 
 def test_fold_in_of_a_training_user_matches_its_score_after_convergence() -> None:
     train = _train(ratings=False)
-    model = IALS(device="cpu", factors=5, iterations=30, reg=1.0, solver="cholesky")
+    model = IALS(device="cpu", factors=5, iterations=30, reg=1.0, alpha=1.0, solver="cholesky")
     model.prepare(train)
     for e in range(30):
         model.train_epoch(e + 1)
