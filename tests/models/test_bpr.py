@@ -127,6 +127,20 @@ def test_should_stop_is_checked_between_minibatches() -> None:
     assert np.isfinite(out["loss"])
 
 
+def test_chunked_gradient_gives_the_same_steps_as_the_whole_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    train = _train()
+    factors = []
+    for cells in (1 << 30, 8 * 40):  # the whole batch in one chunk; chunks of 40 samples at 8 factors
+        monkeypatch.setattr("recsys_core.models.bpr._CPU_CHUNK_CELLS", cells)
+        model = BPR(device="cpu", factors=8, batch_size=256, seed=3)
+        model.prepare(train)
+        losses = [model.train_epoch(epoch)["loss"] for epoch in range(3)]
+        factors.append((model.user_factors_.clone(), model.item_factors_.clone(), losses))
+    np.testing.assert_allclose(factors[0][0], factors[1][0], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(factors[0][1], factors[1][1], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(factors[0][2], factors[1][2], rtol=1e-5)
+
+
 def test_fused_adam_matches_the_plain_adam_arithmetic() -> None:
     train = _train()
     models = []
