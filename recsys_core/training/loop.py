@@ -10,7 +10,7 @@ from typing import Any, Literal, Protocol
 
 import torch
 
-from recsys_core.device import cpu_threads
+from recsys_core.device import cpu_threads, tune_allocator
 from recsys_core.errors import ConfigError
 from recsys_core.models.base import Recommender
 
@@ -95,6 +95,7 @@ def fit(
         raise ConfigError(
             "early stopping needs a validation part.", field="early_stopping", hint="Add a validation split."
         )
+    tune_allocator()  # keep freed step temporaries on the heap (glibc); once per process
     n_epochs = model.n_epochs if epochs is None else int(epochs)
     start = time.perf_counter()
     train_seconds = 0.0

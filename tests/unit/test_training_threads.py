@@ -1,7 +1,9 @@
-"""Intra-op threads during training: SGD models' epochs run on one CPU thread, and the count is restored."""
+"""Process settings for training: SGD models' epochs run on one CPU thread (the count is restored after), and
+glibc keeps freed step temporaries for reuse."""
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Iterator
 
 import numpy as np
@@ -9,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
+from recsys_core import device
 from recsys_core.data.interactions import Interactions
 from recsys_core.device import cpu_threads
 from recsys_core.models import create
@@ -39,8 +42,8 @@ def test_cpu_threads_sets_the_count_for_the_block_and_restores_it() -> None:
     with pytest.raises(RuntimeError), cpu_threads(1, "cpu"):
         raise RuntimeError("boom")
     assert torch.get_num_threads() == 2  # restored after an error too
-    for n, device in ((None, "cpu"), (1, "cuda:0"), (1, "mps")):
-        with cpu_threads(n, device):
+    for n, where in ((None, "cpu"), (1, "cuda:0"), (1, "mps")):
+        with cpu_threads(n, where):
             assert torch.get_num_threads() == 2  # nothing to do off the CPU or without a count
 
 
@@ -61,3 +64,21 @@ def test_fit_runs_each_epoch_with_the_models_cpu_thread_count(
     fit(model, _ratings())
     assert seen == [expected, expected]
     assert torch.get_num_threads() == 2
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [({}, True), ({"RECLAB_TUNE_MALLOC": "0"}, False), ({"MALLOC_TRIM_THRESHOLD_": "1000000"}, False)],
+)
+def test_tune_allocator_is_on_by_default_on_glibc_and_yields_to_the_users_settings(
+    env: dict[str, str], expected: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt is glibc's")
+    for name in ("RECLAB_TUNE_MALLOC", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(device, "_allocator_tuned", None)  # as in a fresh process
+    assert device.tune_allocator() is expected
+    assert device.tune_allocator() is expected  # once per process: the second call only reports
