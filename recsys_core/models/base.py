@@ -120,7 +120,8 @@ class Recommender(ABC):
         train_cpu_threads: intra-op threads for ``train_epoch`` on the CPU, or None for torch's setting.
             Minibatch SGD models set 1: their steps are many small kernels, and with the passive OpenMP wait
             that ``recsys_core`` sets, each multi-threaded kernel wakes sleeping threads (measured on 2 cores:
-            biased_mf 2.4×, mlp 2×, bpr 1.2× slower per epoch on two threads than on one).
+            biased_mf 2.4×, mlp 2×, bpr 1.2× slower per epoch on two threads than on one). A model may set
+            it per instance when it depends on the data (``ials``: one thread below 200k interactions).
     """
 
     name: ClassVar[str]
@@ -128,7 +129,7 @@ class Recommender(ABC):
     schema: ClassVar[tuple[Param, ...]] = ()
     task: ClassVar[Literal["ranking", "rating"]] = "ranking"
     needs_ratings: ClassVar[bool] = False
-    train_cpu_threads: ClassVar[int | None] = None
+    train_cpu_threads: int | None = None  # a model may set it per instance, from the data (see IALS)
 
     def __init__(self, *, device: str = "auto", seed: int = 42, precision: str = "fp32", **params: Any) -> None:
         self.params: dict[str, Any] = validate_params(self.schema, params, model=self.name)

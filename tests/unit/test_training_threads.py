@@ -48,11 +48,12 @@ def test_cpu_threads_sets_the_count_for_the_block_and_restores_it() -> None:
 
 
 @pytest.mark.usefixtures("two_threads")
-@pytest.mark.parametrize(("name", "expected"), [("biased_mf", 1), ("bpr", 1), ("mlp", 1), ("ials", 2)])
+@pytest.mark.parametrize(("name", "expected"), [("biased_mf", 1), ("bpr", 1), ("mlp", 1), ("ials", 1), ("ease", 2)])
 def test_fit_runs_each_epoch_with_the_models_cpu_thread_count(
     name: str, expected: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    model = create(name, device="cpu", **({"iterations": 2} if name == "ials" else {"epochs": 2}))
+    params = {"ials": {"iterations": 2}, "ease": {}}.get(name, {"epochs": 2})
+    model = create(name, device="cpu", **params)
     seen: list[int] = []
     original = model.train_epoch
 
@@ -62,7 +63,7 @@ def test_fit_runs_each_epoch_with_the_models_cpu_thread_count(
 
     monkeypatch.setattr(model, "train_epoch", recording)
     fit(model, _ratings())
-    assert seen == [expected, expected]
+    assert seen == [expected] * model.n_epochs
     assert torch.get_num_threads() == 2
 
 
@@ -82,3 +83,14 @@ def test_tune_allocator_is_on_by_default_on_glibc_and_yields_to_the_users_settin
     monkeypatch.setattr(device, "_allocator_tuned", None)  # as in a fresh process
     assert device.tune_allocator() is expected
     assert device.tune_allocator() is expected  # once per process: the second call only reports
+
+
+@pytest.mark.usefixtures("two_threads")
+def test_ials_keeps_all_threads_on_data_above_its_one_thread_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("recsys_core.models.als._SMALL_FOR_ONE_THREAD", 10)  # the test data counts as large
+    model = create("ials", device="cpu", iterations=2)
+    seen: list[int] = []
+    original = model.train_epoch
+    monkeypatch.setattr(model, "train_epoch", lambda e, s: (seen.append(torch.get_num_threads()), original(e, s))[1])
+    fit(model, _ratings())
+    assert model.train_cpu_threads is None and seen == [2, 2]
