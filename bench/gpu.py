@@ -203,6 +203,8 @@ def render(results: dict[str, Any]) -> str:
 
 
 def main() -> None:
+    import recsys_core  # noqa: F401 - first: its OMP_WAIT_POLICY must be set before torch loads OpenMP
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=["ml1m"])
     ap.add_argument("--devices", nargs="+", default=["cpu", "cuda"])

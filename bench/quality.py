@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -149,6 +148,8 @@ def table(rows: list[dict]) -> str:
 
 
 def main() -> None:
+    import torch  # after recsys_core, whose OMP_WAIT_POLICY must be set before torch loads OpenMP
+
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--datasets", nargs="+", default=["ml-100k", "ml-latest-small", "lastfm-2k"])
     ap.add_argument("--out", default=str(Path(__file__).with_name("README.md")))
