@@ -10,6 +10,8 @@ arrays; the order of the two sides alternates between rounds so that a busy spel
 both alike. Threads are pinned equally: ``--threads 1`` sets OMP/MKL/OpenBLAS to one thread,
 ``torch.set_num_threads(1)`` and implicit's ``num_threads=1``; ``--threads 0`` leaves every library at its
 default (all cores). Both workers get ``OMP_WAIT_POLICY=PASSIVE`` (what ``recsys_core`` sets on import).
+RecLab's side runs as :func:`recsys_core.training.fit` runs it for every user: SGD epochs (and small iALS
+problems) on one thread whatever the setting, and glibc's allocator tuned by ``fit`` (``RECLAB_TUNE_MALLOC``).
 
 Timing: wall (``time.perf_counter``) and CPU time of the whole process (``time.process_time``, all threads)
 around the fit call alone: ``recsys_core.training.fit(model, train)`` for ours (prepare + every epoch, which is
@@ -460,7 +462,9 @@ def render(results: dict[str, Any], rows: list[dict[str, Any]], args: argparse.N
         f"{args.slow_s:g} s ran once). Ratio = ours / peer; the goal applies to the wall-time ratio. "
         "bpr rows are seconds per epoch "
         f"({bpr_epochs('ml-100k')} epochs on the real sets, {bpr_epochs(SYNTH)} on {SYNTH}). "
-        "threads 1 = OMP/MKL/OpenBLAS/torch/implicit pinned to one thread; default = every library's default.",
+        "threads 1 = OMP/MKL/OpenBLAS/torch/implicit pinned to one thread; default = every library's default "
+        "(RecLab's own default: the epochs of bpr and biased_mf, and iALS sweeps below 200k interactions, run on "
+        "one thread; `fit` also sets glibc's allocator thresholds, see the README's Settings).",
         "",
         "| dataset | threads | comparison | ours wall s | ours CPU s | peer wall s | peer CPU s | ratio wall |"
         " ratio CPU | goal | met | n |",
