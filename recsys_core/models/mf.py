@@ -38,6 +38,14 @@ _INIT_STD = 0.1
 _MAX_LR_TIMES_COUNT = 1.0
 
 
+def _width(factors: int) -> int:
+    """Columns of the fused tables: ``factors + 2`` rounded up to a multiple of 16 (zeros after the bias
+    columns), so every row is a whole number of 64-byte cache lines. The zero columns stay zero in training
+    (their SGD steps are products with zeros) and add nothing to a dot product; the aligned rows gather and
+    scatter faster (measured: 4-10% less fit time at 64 and 100 factors)."""
+    return -(-(factors + 2) // 16) * 16
+
+
 def check_pairs(users: Any, items: Any, n_users: int, n_items: int, *, model: str) -> tuple[np.ndarray, ...]:
     """Validate (user, item) index pairs for ``predict``; ``-1`` marks an id unknown to the model.
 
@@ -79,9 +87,10 @@ class BiasedMF(Recommender):
     - ``reg`` (0.1): L2 weight per rating on biases and factors.
     - ``batch_size`` (4096): ratings per vectorised step (capped for stability, see ``effective_batch_size_``).
 
-    Learned state: ``user_factors_ (n_users, f+2)`` = ``[p_u, b_u, 1]`` and ``item_factors_ (n_items, f+2)`` =
-    ``[q_i, 1, b_i]`` (float32, on ``device``), ``global_mean_`` μ and ``rating_range_`` (min, max) of the
-    training ratings, used to clip :meth:`predict`.
+    Learned state: ``user_factors_ (n_users, w)`` = ``[p_u, b_u, 1, 0…]`` and ``item_factors_ (n_items, w)`` =
+    ``[q_i, 1, b_i, 0…]`` (float32, on ``device``; ``w`` is ``f + 2`` rounded up to a multiple of 16, see
+    :func:`_width`), ``global_mean_`` μ and ``rating_range_`` (min, max) of the training ratings, used to clip
+    :meth:`predict`.
     """
 
     name = "biased_mf"
@@ -131,8 +140,8 @@ class BiasedMF(Recommender):
         self._residual = torch.from_numpy(rating - np.float32(self.global_mean_)).to(dev)
 
         g = self.torch_gen_  # CPU generator: the same initial factors on every device
-        p = torch.empty(self.n_users_, f + 2)
-        q = torch.empty(self.n_items_, f + 2)
+        p = torch.zeros(self.n_users_, _width(f))
+        q = torch.zeros(self.n_items_, _width(f))
         p[:, :f] = torch.randn(self.n_users_, f, generator=g) * _INIT_STD
         q[:, :f] = torch.randn(self.n_items_, f, generator=g) * _INIT_STD
         p[:, f], p[:, f + 1] = 0.0, 1.0  # b_u, constant 1 (multiplies b_i)
@@ -162,11 +171,12 @@ class BiasedMF(Recommender):
         users, items, resid = (t.index_select(0, perm) for t in (self._users, self._items, self._residual))
         sq_err = torch.zeros((), device=self.device)
         seen = 0
-        # (batch, f + 2) work buffers reused across batches: fresh megabyte-sized temporaries every step cost
+        # (batch, width) work buffers reused across batches: fresh megabyte-sized temporaries every step cost
         # more than the arithmetic on the CPU (measured)
         kw = {"dtype": p.dtype, "device": self.device}
-        buf_pu, buf_qi = torch.empty(bs, f + 2, **kw), torch.empty(bs, f + 2, **kw)
-        buf_sp, buf_sq = torch.empty(bs, f + 2, **kw), torch.empty(bs, f + 2, **kw)
+        w = p.shape[1]
+        buf_pu, buf_qi = torch.empty(bs, w, **kw), torch.empty(bs, w, **kw)
+        buf_sp, buf_sq = torch.empty(bs, w, **kw), torch.empty(bs, w, **kw)
         buf_err = torch.empty(bs, **kw)
         for start in range(0, n, bs):
             if start and should_stop():
@@ -295,8 +305,10 @@ class BiasedMF(Recommender):
         ones_i = torch.ones(qf.shape[0], 1, device=dev)
         bu = tensors["user_bias"].to(dev, torch.float32).reshape(-1, 1)
         bi = tensors["item_bias"].to(dev, torch.float32).reshape(-1, 1)
-        self.user_factors_ = torch.cat([pf, bu, ones_u], 1).contiguous()
-        self.item_factors_ = torch.cat([qf, ones_i, bi], 1).contiguous()
+        pad_u = torch.zeros(pf.shape[0], _width(pf.shape[1]) - pf.shape[1] - 2, device=dev)
+        pad_i = torch.zeros(qf.shape[0], pad_u.shape[1], device=dev)
+        self.user_factors_ = torch.cat([pf, bu, ones_u, pad_u], 1).contiguous()
+        self.item_factors_ = torch.cat([qf, ones_i, bi, pad_i], 1).contiguous()
         self.global_mean_ = float(tensors["global_mean"].reshape(-1)[0])
         low, high = tensors["rating_range"].reshape(-1).tolist()
         self.rating_range_ = (float(low), float(high))

@@ -60,11 +60,22 @@ def test_one_batch_equals_the_summed_sgd_step_in_float64() -> None:
     p1, q1 = p0.copy(), q0.copy()
     np.add.at(p1, u, lr * (err[:, None] * q0[i] - reg * p0[u]))
     np.add.at(q1, i, lr * (err[:, None] * p0[u] - reg * q0[i]))
-    p1[:, -1], q1[:, -2] = 1.0, 1.0  # the constant columns stay 1
+    p1[:, 4 + 1], q1[:, 4] = 1.0, 1.0  # the constant columns (after the 4 factors and a bias) stay 1
     np.testing.assert_allclose(model.user_factors_.numpy(), p1, atol=1e-5)
     np.testing.assert_allclose(model.item_factors_.numpy(), q1, atol=1e-5)
     assert losses["loss"] == pytest.approx(np.mean(err**2), rel=1e-5)
     assert model.global_mean_ == pytest.approx(float(train.rating.astype(np.float64).mean()))
+
+
+def test_factor_tables_are_padded_to_whole_cache_lines_with_zeros_that_stay_zero(tmp_path: Path) -> None:
+    model, _ = _trained(factors=5)
+    p, q = model.user_factors_, model.item_factors_
+    assert p.shape[1] == q.shape[1] == 16  # 5 factors + 2 bias columns, rounded up to 16
+    assert torch.count_nonzero(p[:, 7:]) == 0 and torch.count_nonzero(q[:, 7:]) == 0
+    model.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert loaded.user_factors_.shape == p.shape  # the saved state has no padding; loading restores it
+    np.testing.assert_allclose(loaded.user_factors_.numpy(), p.numpy())
 
 
 def test_learns_the_ratings_and_the_training_loss_falls() -> None:
