@@ -15,21 +15,9 @@ from recsys_core.errors import ConfigError, DataError
 from recsys_core.models.base import load_model
 from recsys_core.models.mf import BiasedMF
 from recsys_core.training.loop import fit
+from tests.models.conftest import rank3_ratings
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def _ratings(n_users: int = 60, n_items: int = 40, density: float = 0.5, seed: int = 0) -> pd.DataFrame:
-    """Ratings from a rank-3 model with user and item biases, rounded to whole stars in [1, 5]."""
-    rng = np.random.default_rng(seed)
-    u_f, i_f = rng.normal(0, 0.7, (n_users, 3)), rng.normal(0, 0.7, (n_items, 3))
-    b_u, b_i = rng.normal(0, 0.4, n_users), rng.normal(0, 0.4, n_items)
-    users, items = np.nonzero(rng.random((n_users, n_items)) < density)
-    true = 3.4 + b_u[users] + b_i[items] + (u_f[users] * i_f[items]).sum(1)
-    rating = np.clip(np.round(true + rng.normal(0, 0.3, users.size)), 1, 5)
-    return pd.DataFrame(
-        {"user": users + 100, "item": items + 1000, "rating": rating.astype(np.float32)}
-    )  # ids ≠ indices on purpose
 
 
 def _split(frame: pd.DataFrame, seed: int = 1) -> tuple[Interactions, pd.DataFrame]:
@@ -38,14 +26,14 @@ def _split(frame: pd.DataFrame, seed: int = 1) -> tuple[Interactions, pd.DataFra
 
 
 def _trained(**params: object) -> tuple[BiasedMF, Interactions]:
-    train = Interactions.from_frame(_ratings())
+    train = Interactions.from_frame(rank3_ratings())
     model = BiasedMF(device="cpu", seed=3, **{"epochs": 30, **params})
     fit(model, train)
     return model, train
 
 
 def test_one_batch_equals_the_summed_sgd_step_in_float64() -> None:
-    train = Interactions.from_frame(_ratings(20, 15))
+    train = Interactions.from_frame(rank3_ratings(20, 15))
     lr, reg = 0.01, 0.05
     model = BiasedMF(device="cpu", factors=4, lr=lr, reg=reg, batch_size=100_000, epochs=1)
     model.prepare(train)
@@ -79,7 +67,7 @@ def test_factor_tables_are_padded_to_whole_cache_lines_with_zeros_that_stay_zero
 
 
 def test_learns_the_ratings_and_the_training_loss_falls() -> None:
-    train, test = _split(_ratings())
+    train, test = _split(rank3_ratings())
     model = BiasedMF(device="cpu", epochs=40, factors=8, lr=0.02, reg=0.05, batch_size=128)
     history = fit(model, train).history
     losses = [h.losses["loss"] for h in history]
@@ -164,7 +152,7 @@ def test_fold_in_needs_ratings_and_valid_items() -> None:
 
 
 def test_same_seed_same_model_and_another_seed_differs() -> None:
-    train = Interactions.from_frame(_ratings())
+    train = Interactions.from_frame(rank3_ratings())
     scores = []
     for seed in (5, 5, 6):
         model = BiasedMF(device="cpu", seed=seed, epochs=3)
@@ -188,7 +176,7 @@ def test_save_and_load_give_the_same_predictions(tmp_path: Path) -> None:
 
 
 def test_should_stop_ends_the_epoch_between_batches() -> None:
-    train = Interactions.from_frame(_ratings())
+    train = Interactions.from_frame(rank3_ratings())
     model = BiasedMF(device="cpu", batch_size=50)
     model.prepare(train)
     before = model.user_factors_.clone()
@@ -220,7 +208,7 @@ def test_large_batches_are_capped_so_training_stays_stable() -> None:
 
 
 def test_implicit_data_is_refused() -> None:
-    train = Interactions.from_frame(_ratings().drop(columns="rating"))
+    train = Interactions.from_frame(rank3_ratings().drop(columns="rating"))
     with pytest.raises(ConfigError):
         BiasedMF(device="cpu").prepare(train)
 
@@ -245,7 +233,7 @@ def test_ml100k_rating_split_meets_the_default_target(shared_data: Path) -> None
 def test_cuda_training_matches_the_cpu_closely() -> None:
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device")
-    train, test = _split(_ratings())
+    train, test = _split(rank3_ratings())
     users = train.users.to_index(test["user"], missing=-1)
     items = train.items.to_index(test["item"], missing=-1)
     truth = test["rating"].to_numpy()

@@ -16,19 +16,9 @@ from recsys_core.errors import ConfigError, DataError
 from recsys_core.models.base import load_model
 from recsys_core.models.mlp import MLPNet, MLPRecommender
 from recsys_core.training.loop import fit
+from tests.models.conftest import rank3_ratings
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def _ratings(n_users: int = 60, n_items: int = 40, density: float = 0.5, seed: int = 0) -> pd.DataFrame:
-    """Ratings from a rank-3 model with user and item biases, rounded to whole stars in [1, 5]."""
-    rng = np.random.default_rng(seed)
-    u_f, i_f = rng.normal(0, 0.7, (n_users, 3)), rng.normal(0, 0.7, (n_items, 3))
-    b_u, b_i = rng.normal(0, 0.4, n_users), rng.normal(0, 0.4, n_items)
-    users, items = np.nonzero(rng.random((n_users, n_items)) < density)
-    true = 3.4 + b_u[users] + b_i[items] + (u_f[users] * i_f[items]).sum(1)
-    rating = np.clip(np.round(true + rng.normal(0, 0.3, users.size)), 1, 5)
-    return pd.DataFrame({"user": users + 7, "item": items + 500, "rating": rating.astype(np.float32)})
 
 
 def _clicks(n_users: int = 100, n_items: int = 120, per_user: int = 12, seed: int = 0) -> pd.DataFrame:
@@ -64,7 +54,7 @@ def test_the_split_first_layer_scores_like_the_plain_forward_pass() -> None:
 
 
 def test_blocked_scoring_equals_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
-    train = Interactions.from_frame(_ratings())
+    train = Interactions.from_frame(rank3_ratings())
     model = MLPRecommender(device="cpu", epochs=2)
     fit(model, train)
     users = np.arange(train.n_users)
@@ -75,7 +65,7 @@ def test_blocked_scoring_equals_one_block(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_mse_on_ratings_predicts_clipped_ratings_and_its_loss_falls() -> None:
-    frame = _ratings()
+    frame = rank3_ratings()
     test = np.random.default_rng(1).random(len(frame)) < 0.2
     train = Interactions.from_frame(frame[~test])
     model = MLPRecommender(device="cpu", epochs=15, lr=0.01, batch_size=64)
@@ -114,18 +104,18 @@ def test_bce_on_clicks_ranks_held_out_items_above_unseen_ones() -> None:
 
 
 def test_loss_choice_follows_the_data_and_mse_needs_ratings() -> None:
-    clicks = Interactions.from_frame(_ratings().drop(columns="rating"))
+    clicks = Interactions.from_frame(rank3_ratings().drop(columns="rating"))
     with pytest.raises(ConfigError):
         MLPRecommender(device="cpu", loss="mse").prepare(clicks)
     model = MLPRecommender(device="cpu", loss="bce", epochs=1)
-    model.prepare(Interactions.from_frame(_ratings()))
+    model.prepare(Interactions.from_frame(rank3_ratings()))
     assert model.objective_ == "bce"
     with pytest.raises(ConfigError):
         MLPRecommender(device="cpu", loss="hinge")
 
 
 def test_same_seed_same_model_even_with_dropout() -> None:
-    train = Interactions.from_frame(_ratings())
+    train = Interactions.from_frame(rank3_ratings())
     scores = []
     for seed in (4, 4, 5):
         model = MLPRecommender(device="cpu", seed=seed, epochs=2, dropout=0.3, loss="bce")
@@ -137,7 +127,7 @@ def test_same_seed_same_model_even_with_dropout() -> None:
 
 
 def test_fold_in_fits_the_history_and_is_deterministic() -> None:
-    train = Interactions.from_frame(_ratings())
+    train = Interactions.from_frame(rank3_ratings())
     model = MLPRecommender(device="cpu", epochs=10, lr=0.01, batch_size=64)
     fit(model, train)
     items, ratings = np.array([1, 4, 9, 16]), np.array([5.0, 1.0, 5.0, 1.0])
@@ -165,7 +155,7 @@ def test_bce_fold_in_of_a_training_user_agrees_with_its_scores() -> None:
 
 
 def test_unknown_ids_use_the_mean_embedding() -> None:
-    train = Interactions.from_frame(_ratings())
+    train = Interactions.from_frame(rank3_ratings())
     model = MLPRecommender(device="cpu", epochs=1)
     fit(model, train)
     net = model.net_
@@ -179,7 +169,7 @@ def test_unknown_ids_use_the_mean_embedding() -> None:
 
 
 def test_save_load_round_trip_keeps_the_objective(tmp_path: Path) -> None:
-    train = Interactions.from_frame(_ratings().drop(columns="rating"))
+    train = Interactions.from_frame(rank3_ratings().drop(columns="rating"))
     model = MLPRecommender(device="cpu", epochs=2, layers=3)
     fit(model, train)
     loaded = load_model(model.save(tmp_path / "mlp"), device="cpu")
@@ -192,7 +182,7 @@ def test_save_load_round_trip_keeps_the_objective(tmp_path: Path) -> None:
 
 
 def test_restore_best_reloads_the_network_in_place() -> None:
-    train = Interactions.from_frame(_ratings())
+    train = Interactions.from_frame(rank3_ratings())
     model = MLPRecommender(device="cpu", epochs=4)
     values = iter([0.5, 0.9, 0.7, 0.6])  # best after epoch 2
     kept: dict[str, torch.Tensor] = {}
@@ -228,7 +218,7 @@ def test_ml100k_rating_split_loss_falls_and_rmse_is_sane(shared_data: Path) -> N
 def test_cuda_training_and_bf16_scoring() -> None:
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device")
-    train = Interactions.from_frame(_ratings().drop(columns="rating"))
+    train = Interactions.from_frame(rank3_ratings().drop(columns="rating"))
     for precision in ("fp32", "bf16"):
         model = MLPRecommender(device="cuda", precision=precision, epochs=3, dropout=0.2)
         result = fit(model, train)
