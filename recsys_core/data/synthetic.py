@@ -380,6 +380,17 @@ def _top_k_shuffled(rng: np.random.Generator, keys: np.ndarray, k: np.ndarray) -
     return (shuffle[np.arange(k_max) < k[:, None]] & _LOW32).astype(np.int64)
 
 
+def _single_threaded_blas() -> contextlib.AbstractContextManager[object]:
+    """Limit BLAS to one thread while sampling: the products are thin (inner dimension n_factors), and a
+    multi-threaded OpenBLAS spends more time waking and spinning threads than multiplying (measured: 20×
+    slower on a busy 2-core machine). threadpoolctl comes with scikit-learn; without it, nothing changes."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn (and so threadpoolctl) is a dependency
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def _sample_items(
     rng: np.random.Generator,
     user_factors: np.ndarray,
@@ -396,34 +407,8 @@ def _sample_items(
     Exact sampling without replacement ∝ exp(affinity / T) × popularity via Gumbel-top-k: the k largest of
     ``logit + Gumbel noise`` are a without-replacement sample. Users are processed in blocks of similar
     ``counts`` (sorted by count) against the whole catalogue; the chosen items of a user come in random
-    order (their time order).
+    order (their time order). Call it under :func:`_single_threaded_blas` (thin products).
     """
-    with _single_threaded_blas():
-        _sample_blocks(rng, user_factors, item_factors, log_popularity, counts, offsets, out_items, out_affinity)
-
-
-def _single_threaded_blas() -> contextlib.AbstractContextManager[object]:
-    """Limit BLAS to one thread while sampling: the products are thin (inner dimension n_factors), and a
-    multi-threaded OpenBLAS spends more time waking and spinning threads than multiplying (measured: 20×
-    slower on a busy 2-core machine). threadpoolctl comes with scikit-learn; without it, nothing changes."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - scikit-learn (and so threadpoolctl) is a dependency
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
-def _sample_blocks(
-    rng: np.random.Generator,
-    user_factors: np.ndarray,
-    item_factors: np.ndarray,
-    log_popularity: np.ndarray,
-    counts: np.ndarray,
-    offsets: np.ndarray,
-    out_items: np.ndarray,
-    out_affinity: np.ndarray,
-) -> None:
-    """The body of :func:`_sample_items` (same arguments)."""
     n_users, n_items = len(counts), item_factors.shape[0]
     # float64 products rounded to float32: float32 BLAS kernels sum in a CPU-dependent order, which would
     # make the data differ (slightly) between machines
@@ -616,7 +601,10 @@ def generate_synthetic(
     offsets = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
     item_idx = np.empty(n_interactions, dtype=np.int64)
     affinity = np.empty(n_interactions, dtype=np.float32)
-    _sample_items(streams["sampling"], user_factors, item_factors, log_popularity, counts, offsets, item_idx, affinity)
+    with _single_threaded_blas():
+        _sample_items(
+            streams["sampling"], user_factors, item_factors, log_popularity, counts, offsets, item_idx, affinity
+        )
     seconds = _timestamps(streams["time"], counts, offsets, start_s, days)
 
     if not implicit:
