@@ -370,11 +370,6 @@ class IALS(Recommender):
             out = X[idx] @ Y.T
         return out.float()
 
-    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
-        if self.precision == "bf16" and self.device.startswith("cuda"):
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
     def _user_system(self, items: np.ndarray, values: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The ALS user step for one history, float64: ``(A, weights c·p per item, history item vectors)``."""
         _, Y = self._factors()

@@ -17,6 +17,7 @@ Learned state lives in attributes ending in ``_``. Users and items are *indices*
 
 from __future__ import annotations
 
+import contextlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -282,6 +283,16 @@ class Recommender(ABC):
         save_file(tensors, str(folder / "model.safetensors"))
         (folder / "model.json").write_text(json.dumps(self.config(), indent=2))
         return folder
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """bf16 autocast on this model's device when ``precision="bf16"``, else nothing.
+
+        Users get bf16 on CUDA only (``__init__`` refuses it elsewhere). The context names the device's own
+        type, so the same code path runs under CPU autocast in the tests that check the bf16 paths without a GPU.
+        """
+        if self.precision != "bf16":
+            return contextlib.nullcontext()
+        return torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16)
 
     def _train(self) -> sp.csr_matrix:
         if self.train_ is None:

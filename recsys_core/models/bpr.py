@@ -15,7 +15,6 @@ keeps an epoch to a few dozen kernel launches per minibatch, with no autograd gr
 
 from __future__ import annotations
 
-import contextlib
 import math
 from typing import Any
 
@@ -319,11 +318,6 @@ class BPR(Recommender):
             self._train()
             raise AssertionError("unreachable")
         return self.user_factors_, self.item_factors_, self.item_bias_
-
-    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
-        if self.precision == "bf16" and self.device.startswith("cuda"):
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
 
     def score(self, users: np.ndarray) -> torch.Tensor:
         """``x_u · y_i + b_i`` for every item: float32 (len(users), n_items) on ``self.device``."""

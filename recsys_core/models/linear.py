@@ -234,7 +234,7 @@ class EASE(Recommender):
             rows = binary[start : start + step]
             stop = start + rows.shape[0]
             if on_cuda:
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+                with self._autocast():
                     out[start:stop] = (dense_rows(rows, self.device) @ b).float()
             elif self.device == "cpu":
                 # scipy CSR × dense: 2·nnz·n flops, measured 3× faster than torch's CPU sparse kernel

@@ -211,11 +211,9 @@ class BiasedMF(Recommender):
         return self.user_factors_, self.item_factors_
 
     def _matmul(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """``a @ b`` in float32, under bf16 autocast when asked for on CUDA."""
-        if self.precision == "bf16" and self.device.startswith("cuda"):
-            with torch.autocast("cuda", dtype=torch.bfloat16):
-                return (a @ b).float()
-        return a @ b
+        """``a @ b`` in float32, under bf16 autocast when asked for."""
+        with self._autocast():
+            return (a @ b).float()
 
     def score(self, users: np.ndarray) -> torch.Tensor:
         """Predicted ratings ``μ + b_u + b_i + p_u·q_i`` of every item: float32 (len(users), n_items).

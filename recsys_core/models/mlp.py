@@ -28,9 +28,7 @@ says whether a trained instance predicts ratings (``mse``), so callers can add R
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -195,15 +193,6 @@ class MLPRecommender(Recommender):
     def _new_net(self, n_users: int, n_items: int) -> MLPNet:
         p = self.params
         return MLPNet(n_users, n_items, p["factors"], p["hidden"], p["layers"], p["dropout"])
-
-    @contextlib.contextmanager
-    def _autocast(self) -> Iterator[None]:
-        """bf16 autocast for the matmul-heavy network passes, only when asked for on CUDA."""
-        if self.precision == "bf16" and self.device.startswith("cuda"):
-            with torch.autocast("cuda", dtype=torch.bfloat16):
-                yield
-        else:
-            yield
 
     # ------------------------------------------------------------------ training
     def _prepare(self, train: Any) -> None:

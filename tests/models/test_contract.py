@@ -166,6 +166,12 @@ def test_invalid_hyperparameters_are_rejected_with_the_field_named(name):
             create(name, **{p.name: bad[p.kind]})
         assert err.value.field == p.name
         assert p.name in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        create(name, device="cpu", precision="bf16")
+    assert err.value.field == "precision" and "CUDA" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        create(name, device="cpu", precision="fp16")
+    assert err.value.field == "precision"
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -201,4 +207,65 @@ def test_cuda_training_matches_the_cpu_ranking(name, parts):
     fit(cpu, parts.train)
     fit(gpu, parts.train)
     assert gpu.score(np.arange(5)).device.type == "cuda"
+    assert abs(ndcg(gpu, parts) - ndcg(cpu, parts)) < 0.1
+
+
+# Models whose scores are dense factor/network products, which bf16 autocast rounds. EASE's bf16 scoring is on
+# CUDA only (its CPU scoring is a scipy sparse product); item-KNN and popularity never use bf16.
+DENSE_BF16_SCORING = {"ials", "bpr", "biased_mf", "mlp"}
+
+
+def bf16_on_cpu(name: str, seed: int = 5):
+    """A CPU model switched to ``precision="bf16"`` after construction.
+
+    Users get bf16 on CUDA only, and ``__init__`` refuses it elsewhere. The models enter autocast for the
+    model's own device type, so on the CPU this runs every bf16 code path (training under autocast, scoring,
+    the float32 casts back) under torch's CPU autocast: dtype mistakes in those paths show up here without a GPU.
+    """
+    model = create(name, device="cpu", seed=seed, **fast_params(name))
+    model.precision = "bf16"
+    return model
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_bf16_paths_keep_float32_outputs_and_the_ranking(name, parts, tmp_path):
+    cpu, _ = trained(name, parts)
+    model = bf16_on_cpu(name, seed=7)
+    result = fit(model, parts.train)
+    assert all(np.isfinite(v) for record in result.history for v in record.losses.values())
+    users = np.arange(20)
+    scores = model.score(users)
+    assert scores.dtype == torch.float32 and scores.shape == (20, model.n_items_)
+    assert torch.isfinite(scores).all()
+    assert abs(ndcg(model, parts) - ndcg(cpu, parts)) < 0.1
+    model.precision = "fp32"
+    in_fp32 = model.score(users)
+    model.precision = "bf16"
+    if name in DENSE_BF16_SCORING:  # the autocast really ran: bf16 products round differently, and only slightly
+        assert 0 < float((scores - in_fp32).abs().max()) < 0.1 * float(in_fp32.abs().max())
+    else:  # sparse or counting scores stay exact
+        torch.testing.assert_close(scores, in_fp32, rtol=0, atol=0)
+    items, item_scores = model.recommend(users, k=5)
+    assert items.shape == (20, 5) and item_scores.dtype == np.float32
+    row = parts.train.to_csr()[0]
+    folded = model.fold_in(row.indices, row.data)
+    assert folded.dtype == np.float32 and np.isfinite(folded).all()
+    if model.task == "rating":
+        predicted = model.predict(np.array([0, 1]), np.array([0, 1]))
+        assert np.isfinite(predicted).all()
+    model.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m", device="cpu")
+    assert loaded.precision == "fp32"
+    assert torch.isfinite(loaded.score(users)).all()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", MODELS)
+def test_cuda_bf16_training_matches_the_cpu_ranking(name, parts):
+    cpu, _ = trained(name, parts)
+    gpu = create(name, device="cuda", seed=7, precision="bf16", **fast_params(name))
+    fit(gpu, parts.train)
+    scores = gpu.score(np.arange(5))
+    assert scores.device.type == "cuda" and scores.dtype == torch.float32
     assert abs(ndcg(gpu, parts) - ndcg(cpu, parts)) < 0.1
