@@ -28,6 +28,7 @@ from recsys_core.models.neighbors import (
     history_items,
     item_gram_blocks,
     rank_contributions,
+    torch_sparse_kernels,
 )
 from recsys_core.models.params import Param
 from recsys_core.models.registry import register
@@ -62,11 +63,11 @@ def ease_memory_bytes(n_items: int) -> int:
     return PEAK_MATRICES * n_items * n_items * 4
 
 
-def _ridge_gram(binary: Any, l2: float, device: str) -> torch.Tensor:
+def _ridge_gram(binary: Any, l2: float, device: str, torch_kernels: bool | None = None) -> torch.Tensor:
     """``XᵀX + λI`` as a dense float32 ``(n_items, n_items)`` tensor on ``device``."""
     n_items = binary.shape[1]
     gram = torch.empty((n_items, n_items), dtype=torch.float32, device=device)
-    for start, stop, block in item_gram_blocks(binary, device):
+    for start, stop, block in item_gram_blocks(binary, device, torch_kernels=torch_kernels):
         gram[start:stop] = block
     gram.diagonal().add_(l2)
     return gram
@@ -152,6 +153,7 @@ class EASE(Recommender):
 
     B_: torch.Tensor | None = None
     _loss: float | None = None
+    sparse_kernels: str | None = None  # "torch" / "scipy"; None = by device (see torch_sparse_kernels)
 
     def _prepare(self, train: Any) -> None:
         n_items = int(train.n_items)
@@ -183,9 +185,10 @@ class EASE(Recommender):
         l2 = float(self.params["l2"])
         # the factorisation runs on CUDA or the CPU (torch has no MPS Cholesky)
         device = self.device if self.device.startswith("cuda") else "cpu"
-        invert = _spd_inverse if device == "cpu" else _spd_inverse_torch
+        on_torch = torch_sparse_kernels(self)
+        invert = _spd_inverse_torch if on_torch else _spd_inverse
         # the Gram matrix is passed as a temporary so that the inverse can free (or overwrite) it
-        p = invert(_ridge_gram(binary, l2, device))
+        p = invert(_ridge_gram(binary, l2, device, on_torch))
         if p is None:
             raise ConfigError(
                 f"EASE's item Gram matrix is not positive definite in float32 with l2={l2:g}.",
@@ -229,18 +232,16 @@ class EASE(Recommender):
         n_items = self.n_items_
         out = torch.empty((len(users), n_items), dtype=torch.float32, device=self.device)
         step = max(1, BLOCK_CELLS // max(n_items, 1))
-        on_cuda = self.device.startswith("cuda")
+        on_scipy = self.device == "cpu" and not torch_sparse_kernels(self)
         for start in range(0, len(users), step):
             rows = binary[start : start + step]
             stop = start + rows.shape[0]
-            if on_cuda:
-                with self._autocast():
-                    out[start:stop] = (dense_rows(rows, self.device) @ b).float()
-            elif self.device == "cpu":
+            if on_scipy:
                 # scipy CSR × dense: 2·nnz·n flops, measured 3× faster than torch's CPU sparse kernel
                 out[start:stop] = torch.from_numpy(np.asarray(rows @ b.numpy(), dtype=np.float32))
             else:
-                out[start:stop] = dense_rows(rows, self.device) @ b
+                with self._autocast():
+                    out[start:stop] = (dense_rows(rows, self.device) @ b).float()
         return out
 
     def fold_in(self, items: np.ndarray, ratings: np.ndarray | None = None) -> np.ndarray:

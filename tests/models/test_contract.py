@@ -269,3 +269,25 @@ def test_cuda_bf16_training_matches_the_cpu_ranking(name, parts):
     scores = gpu.score(np.arange(5))
     assert scores.device.type == "cuda" and scores.dtype == torch.float32
     assert abs(ndcg(gpu, parts) - ndcg(cpu, parts)) < 0.1
+
+
+SPARSE_KERNEL_MODELS = [n for n in MODELS if hasattr(get_model_class(n), "sparse_kernels")]
+
+
+@pytest.mark.parametrize("name", SPARSE_KERNEL_MODELS)
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_torch_sparse_kernels_give_the_scipy_results(name, precision, parts):
+    """The torch sparse path (the one CUDA takes: cuSPARSE products, torch Cholesky) forced on the CPU must
+    train and score like the scipy path the CPU normally takes; bf16 is tried on it as CUDA would run it."""
+    cpu, _ = trained(name, parts)
+    model = create(name, device="cpu", seed=7, **fast_params(name))
+    model.sparse_kernels = "torch"
+    model.precision = precision
+    fit(model, parts.train)
+    for key, value in cpu.state_tensors().items():
+        torch.testing.assert_close(model.state_tensors()[key], value, rtol=1e-4, atol=1e-5)
+    users = np.arange(40)
+    tol = 1e-4 if precision == "fp32" else 2e-2
+    torch.testing.assert_close(model.score(users), cpu.score(users), rtol=tol, atol=tol)
+    if precision == "fp32":
+        np.testing.assert_array_equal(model.recommend(users, k=5)[0], cpu.recommend(users, k=5)[0])
