@@ -43,6 +43,7 @@ def _epochs_done(store: RunStore, run_id: str, n: int) -> bool:
     return store.progress(run_id)["epoch"] >= n
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # the PostgreSQL runs below cover the worker
 def test_every_model_family_runs_through_the_worker(store: RunStore, split_files):
     runner = JobRunner(store, max_concurrent=3)
     ref = files_ref(split_files["train"], split_files["test"])
