@@ -11,15 +11,18 @@ Tables (SQLAlchemy Core, no ORM, so the same code runs on SQLite and PostgreSQL)
   log), by kind.
 
 The default database is ``sqlite:///$RECLAB_HOME/reclab.db`` in WAL mode (readers never block the writer,
-so the dashboard can poll while workers write); ``$RECLAB_DB`` (any SQLAlchemy URL) overrides it.
-Timestamps are Unix seconds (float). Status moves ``queued`` → ``running`` → ``finished`` | ``failed`` |
-``cancelled`` | ``interrupted``.
+so the dashboard can poll while workers write); ``$RECLAB_DB`` (any SQLAlchemy URL) overrides it, e.g.
+``postgresql+psycopg://user:password@host/database`` (needs ``pip install "psycopg[binary]"``; tested with
+PostgreSQL 15). Values are checked the way the strictest backend would (string lengths, integer ranges, no
+NUL characters), so a run that SQLite stores is stored by PostgreSQL too. Timestamps are Unix seconds
+(float). Status moves ``queued`` → ``running`` → ``finished`` | ``failed`` | ``cancelled`` | ``interrupted``.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import secrets
 import shutil
@@ -55,7 +58,7 @@ runs_table = sa.Table(
     sa.Column("dataset_fingerprint", sa.String(64)),  # the saved dataset's (or the files') fingerprint
     sa.Column("data_fingerprint", sa.String(64)),  # of the prepared train/val/test parts
     sa.Column("protocol", sa.JSON),
-    sa.Column("seed", sa.Integer),
+    sa.Column("seed", sa.BigInteger),  # any 64-bit seed (PostgreSQL's INTEGER stops at 2**31 - 1)
     sa.Column("device", sa.String(32)),
     sa.Column("device_name", sa.String(200)),
     sa.Column("versions", sa.JSON),
@@ -143,7 +146,8 @@ def new_run_id() -> str:
 
 
 def jsonable(value: Any) -> Any:
-    """Plain JSON value: numpy scalars → Python numbers, NaN/inf → None (PostgreSQL JSON rejects NaN)."""
+    """Plain JSON value: numpy scalars → Python numbers, arrays → lists, NaN/inf → None (PostgreSQL JSON
+    rejects NaN)."""
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -152,6 +156,8 @@ def jsonable(value: Any) -> Any:
         return value
     if isinstance(value, int):
         return int(value)
+    if getattr(value, "ndim", 0) and callable(getattr(value, "tolist", None)):  # numpy array → list
+        return jsonable(value.tolist())
     if hasattr(value, "item") and callable(value.item):  # numpy scalar
         value = value.item()
     if isinstance(value, float):
@@ -179,6 +185,41 @@ def library_versions() -> dict[str, str]:
             out[key] = md.version(dist)
         except md.PackageNotFoundError:
             out[key] = "0.1.0+src" if key == "recsys_core" else "missing"
+    return out
+
+
+# descriptive columns filled in automatically (a data file's name, a GPU's, the host's): cut to fit rather
+# than failing a run over them; other over-long strings are the caller's (a run name, a tag) and rejected
+_CUT_TO_FIT = frozenset({"dataset_name", "device_name", "host"})
+
+
+def _fit(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` as every backend stores them: what SQLite would take silently but PostgreSQL rejects is
+    checked here, the same way on both. Strings longer than their column raise :class:`ConfigError` naming
+    the field (automatic descriptions are cut with "…" instead); NUL characters, which PostgreSQL text cannot
+    hold, become U+FFFD; integers must fit their column (INTEGER: 32 bits, BIGINT: 64); infinite and NaN
+    floats become NULL. SQL expressions pass through."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        kind = table.c[key].type
+        if isinstance(value, str):
+            value = value.replace("\x00", "\ufffd")
+            length = getattr(kind, "length", None)
+            if length is not None and len(value) > length:
+                if key not in _CUT_TO_FIT:
+                    raise ConfigError(
+                        f"{key} has {len(value)} characters ('{value[:30]}…'); at most {length} are allowed.",
+                        field=key,
+                    )
+                value = value[: length - 1] + "…"
+        elif isinstance(value, numbers.Integral) and not isinstance(value, bool) and isinstance(kind, sa.Integer):
+            value = int(value)
+            bits = 63 if isinstance(kind, sa.BigInteger) else 31
+            if not -(2**bits) <= value < 2**bits:
+                raise ConfigError(f"{key} must be between {-(2**bits)} and {2**bits - 1}; got {value}.", field=key)
+        elif isinstance(value, numbers.Real) and isinstance(kind, sa.Float):
+            value = float(value) if math.isfinite(value) else None
+        out[key] = value
     return out
 
 
@@ -236,6 +277,8 @@ class RunStore:
         """
         if status not in ("queued", "running"):
             raise ConfigError(f"a new run is queued or running; got {status!r}.", field="status")
+        if name is not None and len(name.strip()) > 200:
+            raise ConfigError(f"A run name must have 1-200 characters; this one has {len(name.strip())}.", field="name")
         run_id = new_run_id()
         now = time.time()
         spec = dict(spec or {"model": model, "params": dict(params or {})})
@@ -263,7 +306,7 @@ class RunStore:
         if status == "running":
             row.update(pid=os.getpid(), host=socket.gethostname(), versions=library_versions())
         with self.engine.begin() as conn:
-            conn.execute(runs_table.insert().values(**row))
+            conn.execute(runs_table.insert().values(**_fit(runs_table, row)))
         return run_id
 
     def exists(self, run_id: str) -> bool:
@@ -302,7 +345,9 @@ class RunStore:
         if model:
             query = query.where(runs_table.c.model == model)
         if dataset:
-            query = query.where(runs_table.c.dataset_name == dataset)
+            query = query.where(
+                runs_table.c.dataset_name == _fit(runs_table, {"dataset_name": dataset})["dataset_name"]
+            )
         if tag:
             # tags are a JSON list of strings; match the quoted, JSON-escaped tag in its text (portable
             # across SQLite and PostgreSQL), then confirm in Python to rule out escaping look-alikes
@@ -356,7 +401,7 @@ class RunStore:
         if where is not None:
             query = query.where(where)
         with self.engine.begin() as conn:
-            return conn.execute(query.values(**values)).rowcount
+            return conn.execute(query.values(**_fit(runs_table, values))).rowcount
 
     def _update_existing(self, run_id: str, **values: Any) -> None:
         if not self._update(run_id, **values):
@@ -366,19 +411,29 @@ class RunStore:
         """Give a run a new display name (1-200 characters)."""
         name = (name or "").strip()
         if not name or len(name) > 200:
-            raise ConfigError("A run name must have 1-200 characters.", field="name")
+            raise ConfigError(f"A run name must have 1-200 characters; this one has {len(name)}.", field="name")
         self._update_existing(run_id, name=name)
 
     def tag(self, run_id: str, add: Sequence[str] = (), remove: Sequence[str] = ()) -> list[str]:
-        """Add and/or remove tags; returns the run's tags afterwards (sorted)."""
-        with self.engine.begin() as conn:
-            row = conn.execute(sa.select(runs_table.c.tags).where(runs_table.c.id == run_id)).first()
-            if row is None:
-                raise _not_found(run_id)
-            drop = set(_clean_tags(remove))
-            tags = sorted((set(row.tags or []) | set(_clean_tags(add))) - drop)
-            conn.execute(runs_table.update().where(runs_table.c.id == run_id).values(tags=tags))
-        return tags
+        """Add and/or remove tags; returns the run's tags afterwards (sorted).
+
+        Safe against concurrent edits of the same run's tags (two users, two tabs): the new list is written
+        only if the stored one is still the one read (compared as text, which works for JSON on SQLite and
+        PostgreSQL alike); otherwise it is read again. Neither backend's default isolation prevents the lost
+        update by itself: SQLite's driver reads outside the write transaction, PostgreSQL reads committed.
+        """
+        add_set, drop = set(_clean_tags(add)), set(_clean_tags(remove))
+        c = runs_table.c
+        stored = sa.cast(c.tags, sa.Text)
+        while True:  # each retry means another edit went in first, so this ends
+            with self.engine.begin() as conn:
+                row = conn.execute(sa.select(c.tags, stored.label("text")).where(c.id == run_id)).first()
+                if row is None:
+                    raise _not_found(run_id)
+                tags = sorted((set(row.tags or []) | add_set) - drop)
+                query = runs_table.update().where(c.id == run_id, stored == row.text)
+                if conn.execute(query.values(tags=tags)).rowcount:
+                    return tags
 
     def set_notes(self, run_id: str, notes: str) -> None:
         """Replace a run's free-text notes."""
@@ -428,7 +483,7 @@ class RunStore:
             n = conn.execute(
                 runs_table.update()
                 .where(runs_table.c.id == run_id)
-                .values(started_at=sa.func.coalesce(runs_table.c.started_at, now), **values)
+                .values(started_at=sa.func.coalesce(runs_table.c.started_at, now), **_fit(runs_table, values))
             ).rowcount
         if not n:
             raise _not_found(run_id)
@@ -471,14 +526,14 @@ class RunStore:
         row = {
             "losses": jsonable(d.get("losses", {})),
             "val": jsonable(d.get("val", {})),
-            "seconds": float(d.get("seconds", 0.0)),
-            "elapsed": float(d.get("elapsed", 0.0)),
+            "seconds": _finite(d.get("seconds", 0.0)),
+            "elapsed": _finite(d.get("elapsed", 0.0)),
             "recorded_at": now,
         }
         with self.engine.begin() as conn:
             # replace: a resumed or re-recorded epoch overwrites the old row instead of failing
             conn.execute(epochs_table.delete().where(epochs_table.c.run_id == run_id, epochs_table.c.epoch == epoch))
-            conn.execute(epochs_table.insert().values(run_id=run_id, epoch=epoch, **row))
+            conn.execute(epochs_table.insert().values(**_fit(epochs_table, {"run_id": run_id, "epoch": epoch, **row})))
             c = runs_table.c
             conn.execute(
                 runs_table.update()
@@ -544,9 +599,8 @@ class RunStore:
             conn.execute(
                 artifacts_table.delete().where(artifacts_table.c.run_id == run_id, artifacts_table.c.kind == kind)
             )
-            conn.execute(
-                artifacts_table.insert().values(run_id=run_id, kind=kind, path=rel, bytes=size, created_at=time.time())
-            )
+            row = {"run_id": run_id, "kind": kind, "path": rel, "bytes": size, "created_at": time.time()}
+            conn.execute(artifacts_table.insert().values(**_fit(artifacts_table, row)))
         return full
 
     def artifacts(self, run_id: str) -> dict[str, Path]:
@@ -725,6 +779,13 @@ def rerun_command(run: dict[str, Any]) -> list[str]:
     for t in run.get("tags") or []:
         argv += ["--tag", str(t)]
     return argv
+
+
+def _finite(value: Any) -> float:
+    """A float for a NOT NULL seconds column: NaN and infinities (stored as NULL by SQLite, as NaN by
+    PostgreSQL) become 0.0 on both."""
+    value = float(value or 0.0)
+    return value if math.isfinite(value) else 0.0
 
 
 def _clean_tags(tags: Iterable[str]) -> list[str]:

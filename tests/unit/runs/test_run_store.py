@@ -225,3 +225,95 @@ def test_small_helpers():
     assert jsonable({"a": math.inf, "b": [1, float("nan")], 3: True}) == {"a": None, "b": [1, None], "3": True}
     ids = [new_run_id() for _ in range(1000)]
     assert len(set(ids)) == 1000 and all(len(i) == 23 for i in ids)
+
+
+def test_values_sqlite_would_take_silently_are_checked_the_same_on_both_backends(store: RunStore):
+    """SQLite ignores VARCHAR lengths and integer widths and stores NUL characters; PostgreSQL rejects all
+    three. The store checks them itself, so a run is accepted (or refused, with the field named) alike."""
+    with pytest.raises(ConfigError, match="1-200 characters; this one has 201") as err:
+        store.create(model="bpr", name="n" * 201)
+    assert err.value.field == "name"
+    run_id = store.create(model="bpr", name="n" * 200, dataset_name="d" * 240 + ".csv", seed=2**32 - 1)
+    run = store.get(run_id)
+    assert run["name"] == "n" * 200 and run["seed"] == 2**32 - 1
+    assert run["dataset_name"] == "d" * 199 + "…"  # a long file name is cut to fit, not a failed run
+    assert [r["id"] for r in store.list(dataset="d" * 240 + ".csv")] == [run_id]
+    with pytest.raises(ConfigError, match="seed must be between") as err:
+        store.create(model="bpr", seed=2**63)
+    assert err.value.field == "seed"
+    with pytest.raises(ConfigError, match="at most 200") as err:
+        store.set_fields(run_id, device_name="ok", name="x" * 300)
+    assert err.value.field == "name"
+    with pytest.raises(ConfigError, match="at most 32") as err:
+        store.add_artifact(run_id, "k" * 33, "file.txt")
+    assert err.value.field == "kind"
+
+    # NUL characters (e.g. from a data file's junk quoted in an error message) are replaced, not fatal
+    store.set_notes(run_id, "before\x00after")
+    store.fail(run_id, "bad value 'a\x00b' in column item")
+    run = store.get(run_id)
+    assert run["notes"] == "before\ufffdafter" and run["error"] == "bad value 'a\ufffdb' in column item"
+    assert run["status"] == "failed"
+    # non-finite epoch times: SQLite stores NaN as NULL (refused: NOT NULL), PostgreSQL as NaN; both get 0.0
+    store.append_epoch(run_id, {"epoch": 1, "losses": {"loss": float("inf")}, "seconds": math.nan, "elapsed": 1.5})
+    assert store.history(run_id) == [{"epoch": 1, "losses": {"loss": None}, "val": {}, "seconds": 0.0, "elapsed": 1.5}]
+
+
+def test_json_columns_timestamps_and_flags_round_trip_exactly(store: RunStore):
+    import numpy as np
+
+    protocol = {
+        "text": 'ü ☃ \u2028 "quoted" back\\slash',
+        "nul": "a\x00b",  # fine inside JSON (escaped as \u0000)
+        "nested": {"list": [1, 2.5, None, True, False, "x"], "empty": {}, "deep": [[[]]]},
+        "big": 2**53 + 1,
+        "float": 0.1 + 0.2,
+        "tiny": 5e-324,
+        "numpy": np.float32(0.5),
+        "ints": np.arange(3),
+    }
+    before = time.time()
+    run_id = store.create(model="bpr", params={"lr": np.float64(1e-3), "factors": np.int64(8)}, protocol=protocol)
+    run = store.get(run_id)
+    assert run["protocol"] == {**protocol, "numpy": 0.5, "ints": [0, 1, 2]}
+    assert run["params"] == {"lr": 1e-3, "factors": 8} and type(run["params"]["factors"]) is int
+    assert before <= run["created_at"] <= time.time()  # double precision: sub-millisecond timestamps survive
+    assert run["created_at"] == store.list()[0]["created_at"] and run["created_at"] % 1 != 0
+    assert run["cancel_requested"] is False and run["started_at"] is None and run["metrics"] is None
+    store.mark_started(run_id)
+    assert store.request_cancel(run_id) == "running"
+    row = store.list(status="running")[0]
+    assert row["cancel_requested"] is True and row["started_at"] >= row["created_at"]
+
+    # tags: the text match behind the tag filter sees JSON escapes the same way on both backends
+    tagged = store.create(model="ease", tags=["ü", "a\\b", "50%", "x_y", "Case", 'q"'])
+    assert [r["id"] for r in store.list(tag="ü")] == [tagged] and [r["id"] for r in store.list(tag="a\\b")] == [tagged]
+    assert [r["id"] for r in store.list(tag="50%")] == [tagged] and store.list(tag="50") == []
+    assert [r["id"] for r in store.list(tag="Case")] == [tagged] and store.list(tag="case") == []  # case-sensitive
+    assert store.list(tag="x%y") == [] and store.list(tag="xay") == [] and len(store.list(tag='q"')) == 1
+
+
+def test_concurrent_tag_edits_are_not_lost(store: RunStore):
+    """Read-modify-write of a run's tag list from several threads at once: every added tag survives."""
+    import threading
+
+    run_id = store.create(model="bpr", tags=["base"])
+    start = threading.Barrier(6)
+    failures: list[BaseException] = []
+
+    def add(tag: str) -> None:
+        start.wait()
+        try:
+            for i in range(5):
+                store.tag(run_id, add=[f"{tag}-{i}"])
+        except BaseException as err:  # reported below: an exception in a thread would be lost otherwise
+            failures.append(err)
+
+    threads = [threading.Thread(target=add, args=(f"t{n}",)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert failures == []
+    assert store.get(run_id)["tags"] == sorted(["base", *(f"t{n}-{i}" for n in range(6) for i in range(5))])
+    assert store.tag(run_id, remove=["base"])[0] == "t0-0"
