@@ -123,18 +123,94 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
+# any constant: the key of the PostgreSQL advisory lock held while the tables are created
+_SCHEMA_LOCK = 0x5265634C6162  # "RecLab"
+_URL_FORMS = (
+    "Use sqlite:////absolute/path/reclab.db or postgresql+psycopg://user:password@host/database "
+    '(pip install "psycopg[binary]"), or unset RECLAB_DB to use $RECLAB_HOME/reclab.db.'
+)
+
+
 def get_engine(url: str) -> sa.Engine:
-    """One engine per URL per process (the dashboard re-creates RunStore on every rerun), tables created."""
+    """One engine per URL per process (the dashboard re-creates RunStore on every rerun), tables created.
+
+    Raises:
+        ConfigError: the URL cannot be parsed, its driver is not installed, or the database cannot be
+            reached or its tables cannot be created; the message says which, and what to do.
+    """
     engine = _ENGINES.get(url)
     if engine is None:
-        if url.startswith("sqlite"):
-            engine = sa.create_engine(url, connect_args={"timeout": 30})
-            sa.event.listen(engine, "connect", _sqlite_pragmas)
-        else:
-            engine = sa.create_engine(url, pool_pre_ping=True)
-        metadata.create_all(engine)
+        engine = _open(url)
         _ENGINES[url] = engine
     return engine
+
+
+def _open(url: str) -> sa.Engine:
+    field = "RECLAB_DB" if os.environ.get("RECLAB_DB", "").strip() == url else "url"
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        raise ConfigError(
+            f"The run database URL {_hide_password(url)!r} ({field}) is not a database URL.",
+            field=field,
+            hint=_URL_FORMS,
+        ) from None
+    shown = parsed.render_as_string(hide_password=True)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            engine = sa.create_engine(parsed, connect_args={"timeout": 30})
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            connect_args: dict[str, Any] = {}
+            if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+                connect_args["connect_timeout"] = 10  # an unreachable host fails in seconds, not minutes
+            engine = sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+    except sa.exc.NoSuchModuleError:
+        raise ConfigError(
+            f"The run database URL {shown!r} ({field}) names an unknown database kind '{parsed.drivername}'.",
+            field=field,
+            hint=_URL_FORMS,
+        ) from None
+    except ImportError as err:
+        package = "psycopg[binary]" if parsed.get_backend_name() == "postgresql" else (err.name or "its driver")
+        raise ConfigError(
+            f"The run database URL {shown!r} ({field}) needs the Python package '{err.name}', which is not installed.",
+            field=field,
+            hint=f'Install it (pip install "{package}") or unset RECLAB_DB to use $RECLAB_HOME/reclab.db.',
+        ) from None
+    try:
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                # processes opening a new database at once would race to create the same tables
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+            metadata.create_all(conn)
+    except sa.exc.DBAPIError as err:
+        engine.dispose()
+        reason = str(err.orig).strip().splitlines()[0] if err.orig is not None else str(err).splitlines()[0]
+        action = "connect to" if isinstance(err, sa.exc.OperationalError) else "create the run tables in"
+        if engine.dialect.name == "sqlite":
+            hint = "Check that the file's folder exists and is writable."
+        else:
+            hint = (
+                "Check that the server runs and that the URL's host, port, user, password and database are right "
+                "(the user needs the right to create tables)."
+            )
+        raise ConfigError(
+            f"Could not {action} the run database {shown!r} ({field}): {reason.rstrip('.')}.",
+            field=field,
+            hint=hint + (" Or unset RECLAB_DB to use $RECLAB_HOME/reclab.db." if field == "RECLAB_DB" else ""),
+        ) from None
+    return engine
+
+
+def _hide_password(url: str) -> str:
+    """``scheme://user:***@host...`` for messages (also for URLs SQLAlchemy cannot parse)."""
+    head, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user, colon, _password = credentials.partition(":")
+    return f"{head}://{user}{':***' if colon else ''}@{host}"
 
 
 def new_run_id() -> str:

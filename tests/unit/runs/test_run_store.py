@@ -317,3 +317,26 @@ def test_concurrent_tag_edits_are_not_lost(store: RunStore):
     assert failures == []
     assert store.get(run_id)["tags"] == sorted(["base", *(f"t{n}-{i}" for n in range(6) for i in range(5))])
     assert store.tag(run_id, remove=["base"])[0] == "t0-0"
+
+
+def test_a_bad_database_url_is_a_clear_config_error(monkeypatch, tmp_path):
+    from recsys_core.cli import main
+
+    monkeypatch.setenv("RECLAB_DB", "not a url")
+    with pytest.raises(ConfigError, match=r"'not a url' \(RECLAB_DB\) is not a database URL.*postgresql\+psycopg://"):
+        RunStore()
+    monkeypatch.setenv("RECLAB_DB", "postgres://me:secret@db.example/reclab")  # Heroku-style spelling
+    with pytest.raises(ConfigError, match="unknown database kind 'postgres'") as err:
+        RunStore()
+    assert err.value.field == "RECLAB_DB" and "secret" not in str(err.value) and "me:***@" in str(err.value)
+    missing = tmp_path / "no such folder" / "reclab.db"
+    with pytest.raises(ConfigError, match=r"Could not connect to the run database.*unable to open database file"):
+        RunStore(f"sqlite:///{missing}")
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as on a machine without the driver
+    monkeypatch.setenv("RECLAB_DB", "postgresql+psycopg://me:secret@db.example/reclab")
+    with pytest.raises(ConfigError, match=r"needs the Python package 'psycopg'.*pip install \"psycopg\[binary\]\""):
+        RunStore()
+
+    # the command line shows it as one line, no traceback
+    monkeypatch.setenv("RECLAB_DB", "not a url")
+    assert main(["runs", "list"]) == 2

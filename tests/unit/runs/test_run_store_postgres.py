@@ -4,9 +4,12 @@ SQLite and PostgreSQL through the ``store`` fixture."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import sqlalchemy as sa
 
+from recsys_core.errors import ConfigError
 from recsys_core.runs import RunStore
 from recsys_core.runs import store as store_module
 
@@ -39,3 +42,40 @@ def test_a_database_row_deleted_by_sql_cascades_to_epochs_and_artifacts(postgres
     with store.engine.begin() as conn:  # e.g. an admin cleaning up with psql: the foreign keys cascade
         conn.execute(store_module.runs_table.delete().where(store_module.runs_table.c.id == run_id))
     assert store.history(run_id) == [] and store.artifacts(run_id) == {}
+
+
+def test_processes_opening_a_new_database_at_once_create_the_tables_once(postgres_url: str):
+    """Several dashboards / workers starting on an empty team database: without the advisory lock, all but
+    one failed with "duplicate key value violates unique constraint pg_type_typname_nsp_index"."""
+    start = threading.Barrier(6)
+    failures: list[BaseException] = []
+    engines: list[sa.Engine] = []
+
+    def open_store() -> None:
+        start.wait()
+        try:
+            engines.append(store_module._open(postgres_url))  # what get_engine does in a fresh process
+        except BaseException as err:
+            failures.append(err)
+
+    threads = [threading.Thread(target=open_store) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    for engine in engines:
+        engine.dispose()
+    assert failures == [] and len(engines) == 6
+
+
+def test_an_unreachable_or_missing_database_is_a_clear_config_error(postgres_server, monkeypatch, tmp_path):
+    monkeypatch.setenv("RECLAB_DB", postgres_server.url("no_such_database"))
+    with pytest.raises(
+        ConfigError, match=r'Could not connect.*\(RECLAB_DB\).*database "no_such_database" does not'
+    ) as e:
+        RunStore()
+    assert "Or unset RECLAB_DB" in str(e.value) and e.value.field == "RECLAB_DB"
+    nowhere = f"postgresql+psycopg://me:secret@/reclab?host={tmp_path}"  # no server listens there
+    with pytest.raises(ConfigError, match="Could not connect to the run database") as e:
+        RunStore(nowhere)
+    assert "secret" not in str(e.value) and "Check that the server runs" in str(e.value) and e.value.field == "url"
