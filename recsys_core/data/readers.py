@@ -378,7 +378,12 @@ def _field_counts(lines: list[str], delimiter: str) -> list[int]:
         return [len(line.split()) for line in lines]
     if delimiter == "::":
         return [line.count("::") + 1 for line in lines]
-    return [len(row) for row in csv.reader(lines, delimiter=delimiter, quotechar='"')]
+    try:
+        return [len(row) for row in csv.reader(lines, delimiter=delimiter, quotechar='"')]
+    except csv.Error:
+        # a field longer than the csv module's limit (128 KB: a line that this delimiter does not split, or
+        # an unclosed quote): count the delimiters instead; pandas' parser reports the real problem later
+        return [line.count(delimiter) + 1 for line in lines]
 
 
 def _sniff_delimiter(lines: list[str]) -> str:

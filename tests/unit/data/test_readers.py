@@ -425,3 +425,17 @@ def test_parquet_dtypes_match_pandas(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(df, expected[["rating", "tag", "user"]])
     df.loc[0, "user"] = 99  # the frame is the caller's to change
     assert df.loc[0, "user"] == 99
+
+
+def test_a_line_longer_than_the_csv_field_limit_is_a_data_error_naming_the_line() -> None:
+    """Sniffing splits sample lines with the csv module, whose fields stop at 128 KB: a 2 MB line must still
+    end in a DataError with the line, not the csv module's own error."""
+    data = b"user,item,rating\n" + b",".join(str(i).encode() for i in range(300_000)) + b"\n"
+    with pytest.raises(DataError) as err:
+        load_interactions(data, name="huge_line.csv")
+    assert err.value.file == "huge_line.csv"
+    assert "Line 2" in str(err.value) and "300000 fields" in str(err.value)
+    one_field = b"user,item,rating\n1,2,3\n" + b"x" * 200_000 + b"\n4,5,3\n"
+    with pytest.raises(DataError) as err:
+        load_interactions(one_field, name="t.csv")
+    assert err.value.rows == [2]
