@@ -191,9 +191,15 @@ def _ratings(df: pd.DataFrame, mapping: ColumnMapping, file: str | None) -> np.n
             numbers = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
             bad = (numbers.isna() & present).to_numpy(dtype=bool)
         if bad.any():
-            rows, n = _rows(bad)
+            # rows without a rating are named in the same message, so the file is fixed in one go
+            empty = ~present.to_numpy(dtype=bool)
+            n_bad, n_empty = int(bad.sum()), int(empty.sum())
+            rows, n = _rows(bad | empty)
+            message = f"{_plural(n_bad, 'rating')} {'is' if n_bad == 1 else 'are'} not a number"
+            if n_empty:
+                message += f" and {_plural(n_empty, 'row')} {'has' if n_empty == 1 else 'have'} no rating"
             raise DataError(
-                f"{_plural(n, 'rating')} {'is' if n == 1 else 'are'} not a number",
+                message,
                 code="bad_rating",
                 file=file,
                 column=column,

@@ -126,6 +126,15 @@ def test_non_numeric_ratings_show_rows_and_values() -> None:
     assert "rows 2, 4" in e.message
 
 
+def test_missing_ratings_are_named_with_the_non_numeric_ones() -> None:
+    """One message for a file with both kinds of bad rating, so it is fixed in one go (not twice)."""
+    with pytest.raises(DataError) as err:
+        to_canonical(log(r=["five", "4", None, "??"]), FULL, file="x.csv")
+    e = err.value
+    assert codes(err) == "bad_rating" and e.rows == [1, 3, 4] and e.n_rows == 3
+    assert "2 ratings are not a number and 1 row has no rating" in e.message
+
+
 def test_nan_ratings() -> None:
     with pytest.raises(DataError) as err:
         to_canonical(log(r=[4.0, np.nan, 5.0, 1.0]), FULL)
