@@ -15,8 +15,10 @@ class DataProfile:
     """Summary statistics of an interaction log.
 
     Attributes:
-        counts: distinct users, distinct items, interactions.
-        density: interactions / (users × items), in [0, 1].
+        counts: distinct users, distinct items, interactions (rows, repeated pairs included).
+        pairs: distinct (user, item) pairs; fewer than ``counts.interactions`` when pairs repeat.
+        density: distinct (user, item) pairs / (users × items), in [0, 1]. Repeated pairs count once, so a
+            log with many repeats never reads as more than full.
         rating_counts: rating value → number of interactions (None for implicit data).
         item_popularity: interactions per item, sorted descending (int64, length = items).
         user_activity: interactions per user (int64, length = users, in no particular order).
@@ -26,6 +28,7 @@ class DataProfile:
     """
 
     counts: Counts
+    pairs: int
     density: float
     rating_counts: pd.Series | None
     item_popularity: np.ndarray
@@ -53,6 +56,9 @@ def profile(frame: pd.DataFrame) -> DataProfile:
     item_counts = np.bincount(item_codes).astype(np.int64)
     n_users, n_items, n = len(user_activity), len(item_counts), len(frame)
     counts = Counts(users=n_users, items=n_items, interactions=n)
+    # distinct (user, item) cells: one int64 per pair, counted with a hash (no sort)
+    pair_keys = user_codes.astype(np.int64) * max(n_items, 1) + item_codes.astype(np.int64)
+    n_pairs = int(pd.unique(pair_keys).size)
 
     rating_counts = None
     if RATING in frame.columns:
@@ -79,7 +85,8 @@ def profile(frame: pd.DataFrame) -> DataProfile:
     }
     return DataProfile(
         counts=counts,
-        density=n / max(n_users * n_items, 1),
+        pairs=n_pairs,
+        density=n_pairs / max(n_users * n_items, 1),
         rating_counts=rating_counts,
         item_popularity=popularity,
         user_activity=user_activity,
