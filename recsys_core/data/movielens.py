@@ -42,10 +42,12 @@ RECLAB_HOME_ENV = "RECLAB_HOME"
 # named like the dataset.
 DOWNLOADABLE: dict[str, str] = {"ml-100k": "5 MB", "ml-latest-small": "1 MB", "ml-1m": "6 MB"}
 
+# Names the Data page's source options as the page shows them (ui/sources.py SOURCES), and the Python call.
 _DOWNLOAD_HINT = (
     "Check the internet connection and try again, or download the zip yourself from "
-    "https://grouplens.org/datasets/movielens/ and use 'Load a local MovieLens folder' (after unzipping) "
-    "or upload the zip"
+    "https://grouplens.org/datasets/movielens/ and either upload the zip (Data page, source 'Upload a file') or "
+    "unzip it and give the folder's path (Data page, source 'File or MovieLens folder on the server'; "
+    "in Python, load_movielens_folder(path))"
 )
 _CHUNK = 1 << 20
 
