@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 
 from recsys_core.data.profile import DataProfile
 
@@ -88,11 +91,37 @@ def interactions_over_time(p: DataProfile) -> go.Figure:
     return _style(fig, f"time ({unit})", f"interactions per {unit}", "Interactions over time")
 
 
-def run_colour(run_id: str) -> str:
-    """The colour of a run in every chart (stable across pages and reruns)."""
-    import hashlib
+# Colours of runs: Plotly's D3 palette (the ten Tableau colours, distinct at a glance) and then ten more from
+# Plotly's Dark24 and Alphabet palettes, chosen to differ from those and from each other.
+RUN_PALETTE = (
+    *qualitative.D3,
+    "#222A2A", "#FB00D1", "#511CFB", "#B68100", "#00A08B", "#862A16", "#FC0080", "#6C7C32", "#B2828D", "#750D86",
+)  # fmt: skip
 
-    return PALETTE[int(hashlib.sha1(run_id.encode()).hexdigest(), 16) % len(PALETTE)]
+
+def run_colours(run_ids: Sequence[str], previous: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The colour of each run (in the order given), distinct within ``run_ids`` up to ``len(RUN_PALETTE)``
+    runs; beyond that colours repeat, in palette order.
+
+    ``previous`` (an earlier assignment, e.g. kept in the session) is honoured for every run it covers as long
+    as its colour is still distinct, so a run keeps its colour while others are added to or removed from a
+    selection; the other runs get the first colours not in use, in the order given. The same arguments give
+    the same answer, so every chart drawn from one assignment shows a run in one colour.
+    """
+    ids = list(dict.fromkeys(run_ids))
+    previous = previous or {}
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for rid in ids:
+        colour = previous.get(rid)
+        if colour in RUN_PALETTE and colour not in used:
+            out[rid] = colour
+            used.add(colour)
+    free = iter(c for c in RUN_PALETTE if c not in used)
+    for i, rid in enumerate(ids):
+        if rid not in out:
+            out[rid] = next(free, RUN_PALETTE[i % len(RUN_PALETTE)])
+    return {rid: out[rid] for rid in ids}
 
 
 def _downsample(x: np.ndarray, y: np.ndarray, max_points: int = 500) -> tuple[np.ndarray, np.ndarray]:
@@ -123,16 +152,20 @@ def curves(
     log_y: bool = False,
     smoothing: float = 0.0,
     key: str = "curves",
+    colours: Mapping[str, str] | None = None,
 ) -> go.Figure:
-    """One line per run: ``series`` maps run id → (label, x, y). Colours follow :func:`run_colour`; legend
-    toggles and zoom survive live refreshes (constant ``uirevision``); long curves are downsampled."""
+    """One line per run: ``series`` maps run id → (label, x, y). ``colours`` (run id → colour, from
+    :func:`run_colours` of the whole selection) keeps each run's colour the same in every chart; runs it
+    does not cover get distinct free colours. Legend toggles and zoom survive live refreshes (constant
+    ``uirevision``); long curves are downsampled."""
     fig = go.Figure()
+    colours = run_colours(list(series), colours)
     for run_id, (label, x, y) in series.items():
         x, y = _downsample(np.asarray(x, dtype=np.float64), _smooth(np.asarray(y, dtype=np.float64), smoothing))
         fig.add_trace(
             go.Scatter(
                 x=x, y=y, mode="lines+markers" if len(x) <= 30 else "lines", name=label, legendgroup=run_id,
-                line={"color": run_colour(run_id)}, marker={"size": 5},
+                line={"color": colours[run_id]}, marker={"size": 5},
                 hovertemplate=f"{label}<br>{x_title} %{{x}}<br>{y_title} %{{y:.4f}}<extra></extra>",
             )
         )  # fmt: skip
@@ -150,15 +183,23 @@ def curves(
 
 
 def scatter_runs(
-    points: dict[str, tuple[str, float, float]], *, x_title: str, y_title: str, title: str, key: str = "scatter"
+    points: dict[str, tuple[str, float, float]],
+    *,
+    x_title: str,
+    y_title: str,
+    title: str,
+    key: str = "scatter",
+    colours: Mapping[str, str] | None = None,
 ) -> go.Figure:
-    """One marker per run at (x, y): e.g. NDCG against coverage or novelty, or a hyperparameter against a metric."""
+    """One marker per run at (x, y): e.g. NDCG against coverage or novelty, or a hyperparameter against a
+    metric. ``colours`` as in :func:`curves`."""
     fig = go.Figure()
+    colours = run_colours(list(points), colours)
     for run_id, (label, x, y) in points.items():
         fig.add_trace(
             go.Scatter(
                 x=[x], y=[y], mode="markers+text", name=label, text=[label], textposition="top center",
-                marker={"size": 12, "color": run_colour(run_id)},
+                marker={"size": 12, "color": colours[run_id]},
                 hovertemplate=f"{label}<br>{x_title} %{{x:.4g}}<br>{y_title} %{{y:.4f}}<extra></extra>",
             )
         )  # fmt: skip
