@@ -12,6 +12,7 @@ RMSE/MAE on ratings). Rankings and "best" highlights are computed only inside su
 
 from __future__ import annotations
 
+import json
 import math
 import string
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,8 +32,10 @@ LOWER_IS_BETTER = ("rmse", "mae", "gini", "avg_popularity")
 # Counts stored among the metrics; shown in the table but never ranked or highlighted.
 COUNT_METRICS = ("n_users", "n_users_skipped", "n_pairs", "n_unknown")
 BEYOND_ACCURACY = ("coverage", "novelty", "personalisation", "diversity", "gini", "avg_popularity")
-NO_GROUP = "—"  # runs without a recorded protocol (queued, running, failed before evaluation)
+NO_GROUP = "—"  # runs without final metrics (queued, running, failed, cancelled before evaluation)
 INFO_COLUMNS = ("id", "name", "model", "dataset", "status", "tags", "created", "group", "evaluation")
+# At most this many run names per side of a mismatch sentence ("'a', 'b', 'c' and 4 more").
+_NAMES_SHOWN = 5
 
 
 def split_metric(key: str) -> tuple[str, int | None]:
@@ -46,8 +49,16 @@ def lower_is_better(key: str) -> bool:
     return split_metric(key)[0] in LOWER_IS_BETTER
 
 
+def _has_metrics(run: Mapping[str, Any]) -> bool:
+    return any(v is not None for v in (run.get("metrics") or {}).values())
+
+
 def evaluation_kind(run: Mapping[str, Any]) -> str:
-    """``"ranking"`` (top-K metrics), ``"rating"`` (RMSE/MAE) or ``"none"`` (not evaluated yet)."""
+    """``"ranking"`` (top-K metrics), ``"rating"`` (RMSE/MAE) or ``"none"`` (no metrics: queued, running,
+    failed or cancelled before evaluation; the protocol recorded at submission does not say how the run
+    would have been judged)."""
+    if not _has_metrics(run):
+        return "none"
     protocol = run.get("protocol") or {}
     if protocol.get("evaluation"):
         return str(protocol["evaluation"])
@@ -59,25 +70,72 @@ def evaluation_kind(run: Mapping[str, Any]) -> str:
     return "ranking" if protocol else "none"
 
 
-def describe_protocol(protocol: Mapping[str, Any] | None, evaluation: str = "ranking") -> str:
-    """One line naming what a protocol fixes: evaluation, candidates, data fingerprint, split, threshold."""
-    if not protocol:
-        return "not evaluated (no protocol recorded)"
+def _percent(x: Any) -> str:
+    return f"{float(x):.0%}" if isinstance(x, (int, float)) else "?"
+
+
+def _describe_split(split: Mapping[str, Any]) -> str:
+    """``user_random (test 20%, validation 10%, seed 42)``, ``user_temporal (test last 1, no validation)``."""
+    method = split.get("method", "?")
+    test = f"last {split['test_last_n']}" if split.get("test_last_n") else _percent(split.get("test_fraction"))
+    if split.get("val_last_n"):
+        val = f"validation last {split['val_last_n']}"
+    elif split.get("val_fraction"):
+        val = f"validation {_percent(split['val_fraction'])}"
+    else:
+        val = "no validation"
+    seed = "" if str(method).endswith("temporal") else f", seed {split.get('seed')}"
+    return f"{method} (test {test}, {val}{seed})"
+
+
+def _describe_preprocess(pre: Mapping[str, Any] | None) -> str:
+    """The cleaning steps that are not the defaults, e.g. ``k-core users ≥ 5, items ≥ 5``; "" for none."""
+    if not pre:
+        return ""
+    steps = []
+    if pre.get("duplicates", "last") != "last":
+        steps.append(f"duplicates {pre['duplicates']}")
+    if pre.get("implicit_threshold") is not None:
+        steps.append(f"rating ≥ {pre['implicit_threshold']} → implicit")
+    users, items = pre.get("min_user_interactions") or 0, pre.get("min_item_interactions") or 0
+    if users or items:
+        steps.append(f"k-core users ≥ {users}, items ≥ {items}")
+    if pre.get("normalisation", "none") != "none":
+        steps.append(f"normalised {pre['normalisation']}")
+    return "; ".join(steps)
+
+
+def describe_protocol(
+    protocol: Mapping[str, Any] | None,
+    evaluation: str = "ranking",
+    *,
+    datasets: Sequence[str] = (),
+    ks: Sequence[int] | None = None,
+) -> str:
+    """One line naming what a protocol fixes: evaluation, candidates and K (ranking), the data (dataset names
+    when given, and the fingerprint), the cleaning, the split (test and validation shares, seed) and the
+    relevance threshold. ``ks`` overrides the protocol's K list (a group's members may differ in K)."""
+    if not protocol or evaluation == "none":
+        return "not evaluated (no metrics recorded)"
     parts = [f"{evaluation} evaluation"]
     if evaluation != "rating":
         if protocol.get("candidates") == "sampled":
             parts.append(f"sampled ({protocol.get('n_negatives')} negatives per test item)")
         else:
             parts.append("full ranking")
-        parts.append("K " + ", ".join(str(k) for k in protocol.get("ks") or []))
-    parts.append(f"data {str(protocol.get('data_fingerprint') or '?')[:8]}")
-    split = (protocol.get("split") or {}).get("split") or {}
-    if split:
-        test = f"last {split['test_last_n']}" if split.get("test_last_n") else f"{split.get('test_fraction', 0):.0%}"
-        parts.append(f"split {split.get('method')} (test {test}, seed {split.get('seed')})")
-    elif (protocol.get("split") or {}).get("kind") == "files":
+        parts.append("K " + ", ".join(str(k) for k in (ks if ks is not None else protocol.get("ks") or [])))
+    fingerprint = str(protocol.get("data_fingerprint") or "")[:8] or "unknown"
+    names = ", ".join(f"'{d}'" for d in datasets if d)
+    parts.append(f"data {names} ({fingerprint})" if names else f"data {fingerprint}")
+    described = protocol.get("split") or {}
+    cleaning = _describe_preprocess(described.get("preprocess"))
+    if cleaning:
+        parts.append(f"cleaning: {cleaning}")
+    if described.get("split"):
+        parts.append(f"split {_describe_split(described['split'])}")
+    elif described.get("kind") == "files":
         parts.append("split given as train/test files")
-    if protocol.get("relevance_threshold") is not None:
+    if evaluation != "rating" and protocol.get("relevance_threshold") is not None:
         parts.append(f"relevant if rating ≥ {protocol['relevance_threshold']}")
     return " · ".join(parts)
 
@@ -89,7 +147,8 @@ class ProtocolGroup:
     Attributes:
         key: short label shown in tables ("A", "B", …; stable as runs are added: ordered by the group's
             oldest run). evaluation: "ranking" or "rating". protocol: the protocol dict of its first run.
-        run_ids: members, oldest first. description: :func:`describe_protocol` of ``protocol``.
+        run_ids: members, oldest first. description: :func:`describe_protocol` of ``protocol``, with the
+            members' dataset names and every K any member was evaluated at.
     """
 
     key: str
@@ -106,14 +165,52 @@ def _protocol(run: Mapping[str, Any]) -> EvalProtocol | None:
         return None  # a protocol this version cannot read: treat the run as not comparable
 
 
-def _reasons(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
-    """Why runs ``a`` and ``b`` cannot be ranked together (empty: comparable)."""
-    ea, eb = evaluation_kind(a), evaluation_kind(b)
-    pa, pb = _protocol(a), _protocol(b)
-    if pa is None or pb is None:
-        return ["no evaluation protocol recorded"]
-    reasons = [] if ea == eb else [f"{ea} vs {eb} evaluation"]
-    return reasons + pa.mismatches(pb)
+def is_evaluated(run: Mapping[str, Any]) -> bool:
+    """Whether the run has final metrics and a readable protocol they were computed under. Only such runs
+    belong to a protocol group; the others (queued, running, failed, cancelled before evaluation) to none."""
+    return evaluation_kind(run) != "none" and _protocol(run) is not None
+
+
+def _canon(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _aspects(run: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """What must be equal for two evaluated runs to be ranked together, aspect by aspect: aspect →
+    (comparison key, short label of the value). The aspects together decide exactly what
+    :meth:`EvalProtocol.mismatches` decides, plus the kind of evaluation; for rating evaluation (RMSE/MAE
+    on the test ratings) the ranking settings (candidates, exclusions, threshold, MAP) do not matter."""
+    p = _protocol(run)
+    assert p is not None
+    evaluation = evaluation_kind(run)
+    described = p.split or {}
+    out: dict[str, tuple[str, str]] = {"evaluation": (evaluation, evaluation)}
+    if described.get("kind") == "split":
+        # the prepared-data fingerprint covers the raw data, the cleaning and the split: name them apart
+        raw = str(described.get("raw_fingerprint") or "")
+        out["data"] = (raw, raw[:8])
+        pre = described.get("preprocess")
+        out["cleaning"] = (_canon(pre), _describe_preprocess(pre) or "none")
+        spl = described.get("split") or {}
+        out["split"] = (_canon(spl), _describe_split(spl) if spl else "?")
+        # anything the parts above do not explain (e.g. records from another version)
+        out["prepared data"] = (_canon([p.data_fingerprint, described]), p.data_fingerprint[:8])
+    else:
+        out["data"] = (_canon([p.data_fingerprint, described]), p.data_fingerprint[:8])
+        out["split"] = (str(described.get("kind")), "train/test files" if described.get("kind") == "files" else "")
+    if evaluation != "rating":
+        out["candidates"] = (p.label, p.label)
+        seen = (p.exclude_train, p.exclude_val)
+        excluded = " and ".join(w for w, on in zip(("training", "validation"), seen) if on)
+        out["exclusion of seen items"] = (_canon(seen), f"{excluded} items excluded" if excluded else "none excluded")
+        t = p.relevance_threshold
+        out["relevance threshold"] = (_canon(t), "every test item" if t is None else f"rating ≥ {t}")
+        out["MAP normaliser"] = (p.map_normaliser, p.map_normaliser)
+    return out
+
+
+def _key(run: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple((aspect, key) for aspect, (key, _) in _aspects(run).items())
 
 
 def _label(i: int) -> str:
@@ -122,32 +219,31 @@ def _label(i: int) -> str:
 
 
 def protocol_groups(runs: Sequence[Mapping[str, Any]]) -> list[ProtocolGroup]:
-    """Partition the evaluated runs into comparable groups (runs without a protocol are in none).
-
-    Each run joins the first group whose first run it is comparable with; groups are keyed A, B, … by
-    their oldest run, so adding runs never relabels the existing groups.
-    """
-    ordered = sorted((r for r in runs if _protocol(r) is not None), key=lambda r: (r.get("created_at") or 0, r["id"]))
-    heads: list[Mapping[str, Any]] = []
-    members: list[list[str]] = []
+    """Partition the evaluated runs (:func:`is_evaluated`) into comparable groups; the other runs are in
+    none. Two runs share a group exactly when every aspect of :func:`_aspects` is equal: the same
+    prepared data (fingerprint), the same kind of evaluation and, for ranking, the same candidates,
+    exclusions, relevance threshold and MAP normaliser. Groups are keyed A, B, … by their oldest run, so
+    adding runs never relabels the existing groups."""
+    ordered = sorted((r for r in runs if is_evaluated(r)), key=lambda r: (r.get("created_at") or 0, r["id"]))
+    members: dict[tuple[tuple[str, str], ...], list[Mapping[str, Any]]] = {}
     for run in ordered:
-        for i, head in enumerate(heads):
-            if not _reasons(head, run):
-                members[i].append(run["id"])
-                break
-        else:
-            heads.append(run)
-            members.append([run["id"]])
-    return [
-        ProtocolGroup(
-            key=_label(i),
-            evaluation=evaluation_kind(head),
-            protocol=dict(head["protocol"]),
-            run_ids=tuple(ids),
-            description=describe_protocol(head["protocol"], evaluation_kind(head)),
+        members.setdefault(_key(run), []).append(run)
+    groups = []
+    for i, group in enumerate(members.values()):
+        head = group[0]
+        evaluation = evaluation_kind(head)
+        ks = sorted({int(k) for r in group for k in (r["protocol"].get("ks") or [])})
+        datasets = sorted({str(r.get("dataset_name")) for r in group if r.get("dataset_name")})
+        groups.append(
+            ProtocolGroup(
+                key=_label(i),
+                evaluation=evaluation,
+                protocol=dict(head["protocol"]),
+                run_ids=tuple(r["id"] for r in group),
+                description=describe_protocol(head["protocol"], evaluation, datasets=datasets, ks=ks),
+            )
         )
-        for i, (head, ids) in enumerate(zip(heads, members))
-    ]
+    return groups
 
 
 def group_index(groups: Iterable[ProtocolGroup]) -> dict[str, str]:
@@ -155,18 +251,67 @@ def group_index(groups: Iterable[ProtocolGroup]) -> dict[str, str]:
     return {rid: g.key for g in groups for rid in g.run_ids}
 
 
+def _names(runs: Sequence[Mapping[str, Any]]) -> str:
+    names = [f"'{r['name']}'" for r in runs]
+    if len(names) > _NAMES_SHOWN:
+        return ", ".join(names[: _NAMES_SHOWN - 1]) + f" and {len(names) - _NAMES_SHOWN + 1} more"
+    return ", ".join(names)
+
+
 def mismatches(runs: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Why a selection cannot be ranked as one list: one sentence per pair of groups it mixes, naming the
-    runs and the differences, e.g. ``"'ials a' vs 'ease b': different data (fingerprints differ)"``.
-    Empty when every run is comparable with every other."""
-    heads: list[Mapping[str, Any]] = []
-    out: list[str] = []
-    for run in runs:
-        if all(_reasons(h, run) for h in heads):
-            for h in heads:
-                out.append(f"'{h['name']}' vs '{run['name']}': {'; '.join(_reasons(h, run))}")
-            heads.append(run)
+    """Why a selection cannot be ranked as one list: one sentence per aspect in which its evaluated runs
+    differ, naming the runs on each side, e.g. ``"different data: events for 'ials a', 'bpr a' vs clicks
+    for 'ease b'"`` or ``"different evaluation: ranking for 'ials' vs rating for 'mf'"``. The data, the
+    cleaning and the split are told apart (different data with the same split settings is not called a
+    different split). An aspect only some runs have (the ranking settings of a rating run) is compared
+    among those runs. Empty when every evaluated run is comparable with every other; runs without metrics
+    are left out (see :func:`not_evaluated_note`)."""
+    evaluated = [r for r in runs if is_evaluated(r)]
+    sides: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
+    labels: dict[tuple[str, str], str] = {}
+    for run in evaluated:
+        for aspect, (key, label) in _aspects(run).items():
+            sides.setdefault(aspect, {}).setdefault(key, []).append(run)
+            labels[(aspect, key)] = label
+    out = []
+    differs = {a for a, by_value in sides.items() if len(by_value) > 1}
+    for aspect, by_value in sides.items():
+        if aspect not in differs or (aspect == "prepared data" and differs & {"data", "cleaning", "split"}):
+            continue
+        side_labels = [labels[(aspect, key)] for key in by_value]
+        if aspect in ("data", "prepared data"):
+            # fingerprints mean little to a reader: name the datasets, and add the fingerprints only when the
+            # names do not tell the sides apart (e.g. a dataset replaced under the same name)
+            names = [
+                ", ".join(sorted({str(r.get("dataset_name")) for r in members if r.get("dataset_name")}))
+                for members in by_value.values()
+            ]
+            distinct = all(names) and len(set(names)) == len(names)
+            side_labels = (
+                names
+                if distinct
+                else [
+                    ", ".join(filter(None, [n, f"fingerprint {fp}" if fp else ""])) for n, fp in zip(names, side_labels)
+                ]
+            )
+        parts = [
+            f"{label} for {_names(members)}" if label else _names(members)
+            for members, label in zip(by_value.values(), side_labels)
+        ]
+        title = "different data" if aspect == "prepared data" else f"different {aspect}"
+        out.append(f"{title}: {' vs '.join(parts)}")
     return out
+
+
+def not_evaluated_note(runs: Sequence[Mapping[str, Any]]) -> str | None:
+    """A sentence naming the runs that have no metrics (and so no group), with their status; None if all
+    have metrics."""
+    missing = [r for r in runs if not is_evaluated(r)]
+    if not missing:
+        return None
+    named = ", ".join(f"'{r['name']}' ({r.get('status', '?')})" for r in missing)
+    one = len(missing) == 1
+    return f"{named} {'has' if one else 'have'} no metrics, so {'it is' if one else 'they are'} in no protocol group."
 
 
 def run_table(runs: Sequence[Mapping[str, Any]], groups: Sequence[ProtocolGroup] | None = None) -> pd.DataFrame:
@@ -334,22 +479,34 @@ def segment_metrics(per_user: Mapping[str, pd.DataFrame], metric: str, *, cold_b
 def significance_verdict(
     result: PairedTestResult, metric: str, name_a: str, name_b: str, *, alpha: float = 0.05
 ) -> str:
-    """Plain-words reading of a paired test of ``b − a``: which run is better on ``metric``, and whether the
-    difference is significant at ``alpha`` (both the t-test and Wilcoxon p-values must be below it)."""
+    """Plain-words reading of a paired test of ``b − a``: which run is better on ``metric``, by how much, and
+    whether the difference is significant at ``alpha`` (both the t-test and Wilcoxon p-values must be below
+    it). The difference and its interval are stated as *winner − loser*, named, so their sign agrees with the
+    sentence: positive when higher is better, negative for errors (rmse, mae, …) where lower is better."""
     if result.n < 2 or not np.isfinite(result.t_pvalue):
         return f"Not enough shared users ({result.n}) to test a difference in {metric}."
-    better_b = (result.mean_diff < 0) if lower_is_better(metric) else (result.mean_diff > 0)
     if result.mean_diff == 0:
         return f"'{name_a}' and '{name_b}' have the same mean {metric} over {result.n:,} users: no difference."
-    winner, loser = (name_b, name_a) if better_b else (name_a, name_b)
+    better_b = (result.mean_diff < 0) if lower_is_better(metric) else (result.mean_diff > 0)
+    if better_b:
+        winner, loser, w_mean, l_mean = name_b, name_a, result.mean_b, result.mean_a
+        diff, low, high = result.mean_diff, result.ci_low, result.ci_high
+    else:  # the test is of b − a: turn it round to a − b
+        winner, loser, w_mean, l_mean = name_a, name_b, result.mean_a, result.mean_b
+        diff, low, high = -result.mean_diff, -result.ci_high, -result.ci_low
+    direction = "lower is better" if lower_is_better(metric) else "higher is better"
     p = max(result.t_pvalue, result.wilcoxon_pvalue if np.isfinite(result.wilcoxon_pvalue) else result.t_pvalue)
-    ci = f"{result.ci_level:.0%} CI of {name_b} − {name_a}: [{result.ci_low:+.4f}, {result.ci_high:+.4f}]"
+    ci = f"{result.ci_level:.0%} CI of '{winner}' − '{loser}': [{low:+.4f}, {high:+.4f}]"
+    how = (
+        f"on {metric}: mean {w_mean:.4f} vs {l_mean:.4f} over {result.n:,} users "
+        f"('{winner}' − '{loser}' = {diff:+.4f}; {direction})"
+    )
     if p < alpha:
         return (
-            f"'{winner}' is better than '{loser}' on {metric} (difference {result.mean_diff:+.4f} over "
-            f"{result.n:,} users), and the difference IS significant at {alpha:g} (p = {p:.3g}; {ci})."
+            f"'{winner}' is better than '{loser}' {how}, and the difference IS significant at {alpha:g} "
+            f"(p = {p:.3g}; {ci})."
         )
     return (
-        f"'{winner}' does better than '{loser}' on {metric} (difference {result.mean_diff:+.4f} over "
-        f"{result.n:,} users), but the difference is NOT significant at {alpha:g} (p = {p:.3g}; {ci})."
+        f"'{winner}' does better than '{loser}' {how}, but the difference is NOT significant at {alpha:g} "
+        f"(p = {p:.3g}; {ci})."
     )

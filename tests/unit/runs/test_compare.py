@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recsys_core.data.fingerprint import data_fingerprint
+from recsys_core.data.schema import PreprocessConfig, SplitConfig
 from recsys_core.errors import ConfigError
 from recsys_core.evaluation.protocol import EvalProtocol
 from recsys_core.evaluation.segments import compare_runs
@@ -61,11 +63,131 @@ def test_groups_split_by_data_and_evaluation_and_keep_labels_stable(runs):
 
 def test_mismatches_name_the_runs_and_the_difference(runs):
     assert cmp.mismatches(runs[:2]) == []
-    text = " ".join(cmp.mismatches([runs[0], runs[2], runs[3]]))
-    assert "'run a' vs 'run c'" in text and "different data (fingerprints differ)" in text
-    assert "ranking vs rating evaluation" in text
+    problems = cmp.mismatches([runs[0], runs[2], runs[3]])
+    assert len(problems) == 2  # one sentence per differing aspect, not one per pair of runs
+    assert "different evaluation: ranking for 'run a', 'run c' vs rating for 'run d'" in problems
+    # a and c are on different data; d (rating) is on a's data
+    assert any(p.startswith("different data: ") and "'run a', 'run d'" in p and "'run c'" in p for p in problems)
     sampled = run("s", {"ndcg@10": 0.5}, proto=protocol(candidates="sampled"), t=7)
-    assert "different candidates" in cmp.mismatches([runs[0], sampled])[0]
+    assert cmp.mismatches([runs[0], sampled]) == [
+        "different candidates: full ranking for 'run a' vs sampled (100 negatives per test item) for 'run s'"
+    ]
+
+
+def real_protocol(raw: str = "raw00001", evaluation: str = "ranking", *, val: float = 0.1, kcore: int = 0,
+                  seed: int = 42, ks: tuple[int, ...] = (10, 20), **kw: Any) -> dict[str, Any]:  # fmt: skip
+    """A protocol as the worker records it for a finished run (prepared from one frame, then split)."""
+    pre, spl = PreprocessConfig(min_user_interactions=kcore), SplitConfig(val_fraction=val, seed=seed)
+    split = {"kind": "split", "raw_fingerprint": raw, "preprocess": pre.to_dict(), "split": spl.to_dict()}
+    p = EvalProtocol(ks=ks, data_fingerprint=data_fingerprint(raw, pre, spl), split=split, **kw)
+    return {**p.to_dict(), "label": p.label, "evaluation": evaluation}
+
+
+def submitted_protocol(ks: tuple[int, ...] = (10, 20)) -> dict[str, Any]:
+    """The protocol ``JobRunner.submit`` records before training: no fingerprint, no evaluation kind."""
+    split = {"kind": "dataset", "preprocess": None, "split": SplitConfig(val_fraction=0.1).to_dict()}
+    return {"ks": list(ks), "candidates": "full", "n_negatives": 100, "relevance_threshold": None, "seed": 42,
+            "split": split}  # fmt: skip
+
+
+def test_runs_without_metrics_are_in_no_group():
+    # QA #14: a failed rating run on one dataset and a cancelled ranking run on another formed a group
+    # "C · 2 runs · ranking evaluation · … · data ?"
+    finished = run("a", {"ndcg@10": 0.3}, proto=real_protocol(), t=1, dataset="qa_good")
+    failed = run("f", None, proto=submitted_protocol(), t=2, status="failed", model="biased_mf", dataset="qa_implicit")
+    cancelled = run("x", None, proto=submitted_protocol(), t=3, status="cancelled", model="bpr", dataset="qa_good")
+    interrupted = run("i", {}, proto=submitted_protocol(), t=4, status="interrupted")
+    every = [finished, failed, cancelled, interrupted]
+    groups = cmp.protocol_groups(every)
+    assert [g.run_ids for g in groups] == [("a",)]
+    assert all("?" not in g.description for g in groups)
+    assert [cmp.evaluation_kind(r) for r in every] == ["ranking", "none", "none", "none"]
+    table = cmp.run_table(every)
+    assert list(table["group"]) == ["A", cmp.NO_GROUP, cmp.NO_GROUP, cmp.NO_GROUP]
+    assert cmp.mismatches(every) == []  # nothing to rank against: the note below says why they are left out
+    note = cmp.not_evaluated_note(every)
+    assert note is not None and "'run f' (failed), 'run x' (cancelled), 'run i' (interrupted)" in note
+    assert "no metrics" in note and cmp.not_evaluated_note([finished]) is None
+    assert "not evaluated" in cmp.describe_protocol(failed["protocol"], cmp.evaluation_kind(failed))
+
+
+def test_group_labels_say_the_evaluation_data_and_validation_share():
+    rating = run("r", {"rmse": 0.9, "mae": 0.7}, proto=real_protocol(evaluation="rating"), model="biased_mf",
+                 dataset="qa_good")  # fmt: skip
+    ranking = run("k", {"ndcg@10": 0.3}, proto=real_protocol(ks=(5, 10)), t=1, dataset="qa_good")
+    ranking2 = run("k2", {"ndcg@20": 0.3}, proto=real_protocol(ks=(10, 20)), t=2, dataset="qa_good")
+    no_val = run("n", {"ndcg@10": 0.3}, proto=real_protocol(val=0.0, kcore=5), t=3, dataset="qa_good")
+    groups = {g.run_ids: g for g in cmp.protocol_groups([rating, ranking, ranking2, no_val])}
+    r = groups[("r",)].description
+    assert r.startswith("rating evaluation") and "ranking" not in r and "K " not in r
+    assert "data 'qa_good' (" in r and "validation 10%" in r and "test 20%" in r and "seed 42" in r
+    both = groups[("k", "k2")].description
+    assert both.startswith("ranking evaluation · full ranking · K 5, 10, 20")  # every K of the group
+    assert "no validation" in groups[("n",)].description and "k-core users ≥ 5" in groups[("n",)].description
+
+
+def test_mismatches_summarise_six_runs_by_aspect():
+    # QA #14: six runs gave 15 sentences, one per pair, with "different split" wherever the data differed
+    good, implicit = real_protocol("raw_good"), real_protocol("raw_impl")
+    six = [
+        run("p", {"ndcg@10": 0.1}, proto=good, name="qa popularity", dataset="qa_good"),
+        run("i", {"ndcg@10": 0.2}, proto=good, name="qa itemknn", dataset="qa_good"),
+        run("a", {"ndcg@10": 0.2}, proto=good, name="qa ials", dataset="qa_good"),
+        run("e", {"ndcg@10": 0.2}, proto=implicit, name="qa ease implicit", dataset="qa_implicit"),
+        run(
+            "s", {"ndcg@10": 0.2}, proto=real_protocol("raw_good", seed=7), name="qa popularity str", dataset="qa_good"
+        ),
+        run("m", {"rmse": 0.9}, proto=real_protocol("raw_good", "rating"), name="qa biased_mf", dataset="qa_good"),
+    ]
+    problems = cmp.mismatches(six)
+    assert problems == [
+        "different evaluation: ranking for 'qa popularity', 'qa itemknn', 'qa ials', 'qa ease implicit',"
+        " 'qa popularity str' vs rating for 'qa biased_mf'",
+        "different data: qa_good for 'qa popularity', 'qa itemknn', 'qa ials', 'qa popularity str', 'qa biased_mf'"
+        " vs qa_implicit for 'qa ease implicit'",
+        "different split: user_random (test 20%, validation 10%, seed 42) for 'qa popularity', 'qa itemknn',"
+        " 'qa ials', 'qa ease implicit', 'qa biased_mf' vs user_random (test 20%, validation 10%, seed 7) for"
+        " 'qa popularity str'",
+    ]
+    many = [run(str(i), {"ndcg@10": 0.1}, proto=good, name=f"r{i}") for i in range(7)]
+    assert cmp.mismatches([*many, six[5]]) == [
+        "different evaluation: ranking for 'r0', 'r1', 'r2', 'r3' and 3 more vs rating for 'qa biased_mf'"
+    ]
+    # the same split settings on different data: "different data" only
+    assert cmp.mismatches(six[2:4]) == ["different data: qa_good for 'qa ials' vs qa_implicit for 'qa ease implicit'"]
+    # a dataset replaced under the same name: the fingerprints tell the sides apart
+    replaced = run("z", {"ndcg@10": 0.2}, proto=real_protocol("raw_new0"), name="new", dataset="qa_good")
+    assert cmp.mismatches([six[0], replaced]) == [
+        "different data: qa_good, fingerprint raw_good for 'qa popularity' vs qa_good, fingerprint raw_new0 for 'new'"
+    ]
+
+
+def test_groups_agree_with_the_protocol_mismatches():
+    """Ranking runs share a group exactly when EvalProtocol.mismatches finds nothing (and the same evaluation)."""
+    variants = [
+        real_protocol(),
+        real_protocol("raw_b"),
+        real_protocol(seed=1),
+        real_protocol(kcore=3),
+        real_protocol(candidates="sampled"),
+        real_protocol(candidates="sampled", n_negatives=50),
+        real_protocol(relevance_threshold=4.0),
+        real_protocol(exclude_val=False),
+        real_protocol(map_normaliser="n_rel"),
+        real_protocol(ks=(5,)),  # K alone does not separate runs
+        protocol(),
+    ]
+    runs_ = [run(str(i), {"ndcg@10": 0.1}, proto=p, t=i) for i, p in enumerate(variants)]
+    where = cmp.group_index(cmp.protocol_groups(runs_))
+    for a in runs_:
+        for b in runs_:
+            same = not EvalProtocol.from_dict(a["protocol"]).mismatches(EvalProtocol.from_dict(b["protocol"]))
+            assert (where[a["id"]] == where[b["id"]]) == same, (a["id"], b["id"])
+            assert (cmp.mismatches([a, b]) == []) == same
+    # rating runs ignore the ranking settings (RMSE/MAE do not depend on them)
+    r1 = run("r1", {"rmse": 1.0}, proto=real_protocol(evaluation="rating"))
+    r2 = run("r2", {"rmse": 1.1}, proto=real_protocol(evaluation="rating", relevance_threshold=4.0))
+    assert len(cmp.protocol_groups([r1, r2])) == 1 and cmp.mismatches([r1, r2]) == []
 
 
 def test_run_table_ranks_only_inside_a_group(runs):
@@ -137,6 +259,7 @@ def test_significance_verdict_says_plainly():
     noisy = base.assign(**{"ndcg@10": base["ndcg@10"] + rng.normal(0, 0.3, 400)})
     yes = cmp.significance_verdict(compare_runs(base, better, "ndcg@10"), "ndcg@10", "A", "B")
     assert "'B' is better than 'A'" in yes and "IS significant at 0.05" in yes
+    assert "('B' − 'A' = +0.0994; higher is better)" in yes
     shifted = noisy.assign(**{"ndcg@10": noisy["ndcg@10"] - noisy["ndcg@10"].mean() + base["ndcg@10"].mean() + 1e-3})
     no = cmp.significance_verdict(compare_runs(base, shifted, "ndcg@10"), "ndcg@10", "A", "B")
     assert "NOT significant at 0.05" in no
@@ -145,11 +268,34 @@ def test_significance_verdict_says_plainly():
     assert "'B' is better than 'A'" in cmp.significance_verdict(compare_runs(errs, lower, "rmse"), "rmse", "A", "B")
 
 
+def test_significance_verdict_states_the_difference_as_winner_minus_loser():
+    # QA #16: "'qa popularity' does better than 'qa itemknn' on ndcg@10 (difference -0.0193 …)"
+    rng = np.random.default_rng(2)
+    itemknn = pd.DataFrame({"user": np.arange(300), "ndcg@10": rng.random(300)})
+    popularity = itemknn.assign(**{"ndcg@10": itemknn["ndcg@10"] + 0.05 + rng.normal(0, 0.01, 300)})
+    res = compare_runs(popularity, itemknn, "ndcg@10")  # the test is of B − A = itemknn − popularity < 0
+    assert res.mean_diff < 0
+    text = cmp.significance_verdict(res, "ndcg@10", "qa popularity", "qa itemknn")
+    assert text.startswith("'qa popularity' is better than 'qa itemknn' on ndcg@10")
+    assert f"'qa popularity' − 'qa itemknn' = +{-res.mean_diff:.4f}" in text and "higher is better" in text
+    assert f"mean {res.mean_a:.4f} vs {res.mean_b:.4f}" in text
+    ci = f"CI of 'qa popularity' − 'qa itemknn': [{-res.ci_high:+.4f}, {-res.ci_low:+.4f}]"
+    assert ci in text and "-0.0" not in text
+    # errors: the winner has the lower rmse, so winner − loser is negative, and the sentence says why
+    errs = pd.DataFrame({"user": np.arange(300), "rmse": rng.random(300) + 1})
+    worse = errs.assign(rmse=errs["rmse"] + 0.2 + rng.normal(0, 0.01, 300))
+    res = compare_runs(errs, worse, "rmse")
+    text = cmp.significance_verdict(res, "rmse", "A", "B")
+    assert text.startswith("'A' is better than 'B'") and "lower is better" in text
+    assert f"'A' − 'B' = {-res.mean_diff:+.4f}" in text and -res.mean_diff < 0
+
+
 def test_describe_protocol_and_helpers():
     assert cmp.split_metric("ndcg@10") == ("ndcg", 10) and cmp.split_metric("rmse") == ("rmse", None)
     assert cmp.lower_is_better("avg_popularity@10") and not cmp.lower_is_better("coverage@10")
     text = cmp.describe_protocol(protocol(relevance_threshold=4.0))
     assert "full ranking" in text and "K 5, 10" in text and "aaaa1111" in text and "rating ≥ 4.0" in text
+    assert "no validation" in text and "test 20%" in text
     assert "not evaluated" in cmp.describe_protocol(None)
     assert cmp.evaluation_kind({"metrics": {"rmse": 1.0}}) == "rating"
     assert cmp.run_table([]).empty
