@@ -18,8 +18,14 @@ ID_COLUMNS = ("user", "user_index", "n_relevant", "n_train")
 
 
 def activity_segments(n_train: Sequence[int] | np.ndarray, *, cold_below: int = 5, bins: int = 3) -> pd.Series:
-    """Label users by training activity: ``cold (<5)`` and then ``bins`` quantile groups of the warm users,
-    labelled with their interaction ranges, e.g. ``light (5–18)``, ``medium (19–60)``, ``heavy (61–737)``."""
+    """Label users by training activity: ``cold (<5)``, then up to ``bins`` groups of the warm users of about
+    equal size, labelled with the interaction counts they hold, e.g. ``light (5–18)``, ``medium (19–60)``,
+    ``heavy (61–737)`` (``light (5)`` when a group holds a single count).
+
+    Users with the same count are always in the same group, so the ranges never overlap: a count goes to
+    group ``⌊bins · (share of warm users with a smaller count)⌋``. With many ties a group can come out empty
+    and fewer groups are returned (all warm users with one count give a single group).
+    """
     n = pd.Series(np.asarray(n_train, dtype=np.int64))
     labels = pd.Series("", index=n.index, dtype=object)
     cold = n < cold_below
@@ -27,10 +33,13 @@ def activity_segments(n_train: Sequence[int] | np.ndarray, *, cold_below: int = 
     warm = n[~cold]
     if len(warm):
         names = ["light", "medium", "heavy"] if bins == 3 else [f"Q{i + 1}" for i in range(bins)]
-        groups = pd.qcut(warm.rank(method="first"), q=min(bins, len(warm)), labels=False)
-        for g in range(int(groups.max()) + 1):
+        values = warm.to_numpy()
+        smaller = np.searchsorted(np.sort(values), values, side="left")  # warm users with a smaller count
+        groups = pd.Series(bins * smaller // len(values), index=warm.index)
+        for g in sorted(set(groups)):
             members = warm[groups == g]
-            labels[members.index] = f"{names[g]} ({members.min()}–{members.max()})"
+            low, high = int(members.min()), int(members.max())
+            labels[members.index] = f"{names[g]} ({low}–{high})" if high > low else f"{names[g]} ({low})"
     return labels
 
 
