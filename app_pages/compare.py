@@ -34,15 +34,20 @@ selected = ui.selection_ui(shown, labels)
 if not selected:
     st.info("Pick runs above to compare them (finished runs have metrics).", icon=":material/info:")
     st.stop()
-chosen = [r for r in runs if r["id"] in selected]
+by_id = {r["id"]: r for r in runs}
+chosen = [by_id[r] for r in selected if r in by_id]  # in the order picked
 sel = table[table["id"].isin(selected)].reset_index(drop=True)
+colours = ui.selection_colours(selected)  # one colour per run, the same in every chart below
 problems = cmp.mismatches(chosen)
 if problems:
     st.warning(
-        "These runs are not all comparable, so they are ranked only within their protocol group: "
-        + " · ".join(problems),
+        "These runs are not all comparable, so they are ranked only within their protocol group. "
+        + " ".join(m[0].upper() + m[1:] + "." for m in problems),
         icon=":material/warning:",
     )
+unevaluated = cmp.not_evaluated_note(chosen)
+if unevaluated:
+    st.info(unevaluated, icon=":material/info:")
 
 figures = {}  # title → figure, collected for the HTML report
 t_curves, t_metrics, t_k, t_trade, t_hyper, t_seg, t_sig = st.tabs(
@@ -60,7 +65,7 @@ with t_curves, guarded():
             if name is None:
                 col.info("No " + ("training loss" if part == "losses" else "validation metric") + " recorded.")
                 continue
-            fig = ui.curve_figure(hist, labels, part, name, opts)
+            fig = ui.curve_figure(hist, labels, part, name, opts, colours)
             figures[fig.layout.title.text] = fig
             col.plotly_chart(fig, key=f"compare.fig.{part}")
 
@@ -79,7 +84,7 @@ with t_k:
     several = list(n_k[n_k > 1].index)
     if several:
         metric = ui.pick_ui("Metric", several, key="k.metric", prefer=["ndcg"])
-        fig = ui.across_k_figure(long, metric, labels)
+        fig = ui.across_k_figure(long, metric, labels, colours)
         figures[f"{metric} across K"] = fig
         st.plotly_chart(fig, key="compare.fig.k")
     else:
@@ -96,7 +101,7 @@ with t_trade:
             "Beyond-accuracy metric", beyond, key="t.beyond", prefer=["coverage@10", "novelty@10"], where=c2
         )
         pts = {r: (labels[r], x, y) for r, x, y in zip(sel["id"], sel[bey], sel[acc]) if ui.finite([x, y])}
-        fig = scatter_runs(pts, x_title=bey, y_title=acc, title=f"{acc} vs {bey}", key="compare.trade")
+        fig = scatter_runs(pts, x_title=bey, y_title=acc, title=f"{acc} vs {bey}", key="compare.trade", colours=colours)
         figures[f"{acc} vs {bey}"] = fig
         st.plotly_chart(fig, key="compare.fig.trade")
     else:
@@ -111,7 +116,9 @@ with t_hyper:
         metric = ui.pick_ui("Metric", metric_all, key="h.metric", prefer=["ndcg@10", "rmse"], where=c2)
         values = sel.set_index("id")[metric]
         pts = {r: (labels[r], v, values[r]) for r, v in params[param].dropna().items() if ui.finite([values[r]])}
-        fig = scatter_runs(pts, x_title=param, y_title=metric, title=f"{metric} against {param}", key="compare.hyper")
+        fig = scatter_runs(
+            pts, x_title=param, y_title=metric, title=f"{metric} against {param}", key="compare.hyper", colours=colours
+        )
         figures[f"{metric} against {param}"] = fig
         st.plotly_chart(fig, key="compare.fig.hyper")
         st.caption(f"{len(pts)} of {len(chosen)} selected runs have a value of {param} and of {metric}.")
@@ -128,7 +135,7 @@ with t_seg, guarded():
     else:
         metric = ui.pick_ui("Metric", user_metrics, key="s.metric", prefer=["ndcg@10", "rmse"])
         seg = cmp.segment_metrics(per_user, metric)
-        fig = ui.segment_figure(seg, metric, labels)
+        fig = ui.segment_figure(seg, metric, labels, colours)
         figures[f"{metric} by user activity"] = fig
         st.plotly_chart(fig, key="compare.fig.seg")
 

@@ -22,7 +22,7 @@ from recsys_core.evaluation.segments import ID_COLUMNS, compare_runs
 from recsys_core.evaluation.significance import PairedTestResult
 from recsys_core.runs import compare as cmp
 from ui import resources
-from ui.figures import curves, run_colour
+from ui.figures import curves, run_colours
 
 KEY = "compare"
 
@@ -77,7 +77,7 @@ def significance_table(res: PairedTestResult) -> pd.DataFrame:
                 "p-value / interval": f"{res.wilcoxon_pvalue:.3g}",
             },
             {
-                "test": f"bootstrap {res.ci_level:.0%} CI of B − A ({res.n_boot} resamples)",
+                "test": f"mean of B − A, bootstrap {res.ci_level:.0%} CI ({res.n_boot} resamples)",
                 "statistic": res.mean_diff,
                 "p-value / interval": f"[{res.ci_low:+.4f}, {res.ci_high:+.4f}]",
             },
@@ -91,6 +91,17 @@ def run_labels(table: pd.DataFrame) -> dict[str, str]:
     return {
         rid: f"{name} ({rid[-6:]})" if d else name for rid, name, d in zip(table["id"], table["name"], dup, strict=True)
     }
+
+
+def selection_colours(run_ids: Sequence[str]) -> dict[str, str]:
+    """Run id → its colour in every chart of this page: distinct within the selection (up to the palette's
+    20 colours), in selection order, and sticky for the session: a run keeps its colour while other runs
+    are added or removed, and gets it back when picked again if it is still free."""
+    key = f"{KEY}.colours"
+    previous = dict(st.session_state.get(key) or {})
+    colours = run_colours(run_ids, previous)
+    st.session_state[key] = {**previous, **colours}
+    return colours
 
 
 # ---------------------------------------------------------------------------------------------- input groups
@@ -201,7 +212,8 @@ def show_run_table(shown: pd.DataFrame, groups: Sequence[cmp.ProtocolGroup]) -> 
     )
     with st.expander(f"Protocol groups ({len(groups)}): runs are ranked only inside their group"):
         for g in groups:
-            st.markdown(f"**{g.key}** · {len(g.run_ids)} runs · {g.description}")
+            n = len(g.run_ids)
+            st.markdown(f"**{g.key}** · {n} run{'s' if n != 1 else ''} · {g.description}")
     st.download_button(
         "Download table (CSV)",
         shown.to_csv(index=False).encode(),
@@ -219,6 +231,7 @@ def curve_figure(
     part: str,
     name: str,
     options: CurveOptions,
+    colours: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """Overlaid curves of one loss (``part="losses"``) or validation metric (``"val"``), one line per run."""
     series = {}
@@ -236,6 +249,7 @@ def curve_figure(
         log_y=options.log_y,
         smoothing=options.smoothing,
         key=f"{KEY}.curve.{part}",  # constant per chart: legend toggles and zoom survive reruns
+        colours=colours,
     )
 
 
@@ -252,16 +266,20 @@ def _layout(fig: go.Figure, *, title: str, x_title: str, y_title: str, key: str)
     return fig
 
 
-def across_k_figure(long: pd.DataFrame, metric: str, labels: Mapping[str, str]) -> go.Figure:
-    """``metric@K`` against K, one line per run (``long`` from :func:`recsys_core.runs.compare.metrics_across_k`)."""
+def across_k_figure(
+    long: pd.DataFrame, metric: str, labels: Mapping[str, str], colours: Mapping[str, str] | None = None
+) -> go.Figure:
+    """``metric@K`` against K, one line per run (``long`` from :func:`recsys_core.runs.compare.metrics_across_k`);
+    ``colours`` as in :func:`ui.figures.curves`."""
     fig = go.Figure()
     sub = long[long["metric"] == metric]
+    colours = run_colours([str(r) for r in sub["id"].unique()], colours)
     for rid, g in sub.groupby("id", sort=False):
         label = labels.get(str(rid), str(rid))
         fig.add_trace(
             go.Scatter(
                 x=g["k"].to_numpy(), y=g["value"].to_numpy(), mode="lines+markers", name=label,
-                legendgroup=str(rid), line={"color": run_colour(str(rid))},
+                legendgroup=str(rid), line={"color": colours[str(rid)]},
                 hovertemplate=f"{label}<br>K %{{x}}<br>{metric} %{{y:.4f}}<extra></extra>",
             )
         )  # fmt: skip
@@ -269,15 +287,19 @@ def across_k_figure(long: pd.DataFrame, metric: str, labels: Mapping[str, str]) 
     return _layout(fig, title=f"{metric} across K", x_title="K (list length)", y_title=metric, key=f"{KEY}.k")
 
 
-def segment_figure(seg: pd.DataFrame, metric: str, labels: Mapping[str, str]) -> go.Figure:
-    """Grouped bars: mean ``metric`` per user-activity segment, one colour per run."""
+def segment_figure(
+    seg: pd.DataFrame, metric: str, labels: Mapping[str, str], colours: Mapping[str, str] | None = None
+) -> go.Figure:
+    """Grouped bars: mean ``metric`` per user-activity segment, one colour per run (``colours`` as in
+    :func:`ui.figures.curves`)."""
     fig = go.Figure()
+    colours = run_colours([str(r) for r in seg["id"].unique()], colours)
     for rid, g in seg.groupby("id", sort=False):
         label = labels.get(str(rid), str(rid))
         fig.add_trace(
             go.Bar(
                 x=g["segment"].to_numpy(), y=g["value"].to_numpy(), name=label, legendgroup=str(rid),
-                marker_color=run_colour(str(rid)), customdata=g["users"].to_numpy(),
+                marker_color=colours[str(rid)], customdata=g["users"].to_numpy(),
                 hovertemplate=f"{label}<br>%{{x}}: {metric} %{{y:.4f}} (%{{customdata:,}} users)<extra></extra>",
             )
         )  # fmt: skip
@@ -285,7 +307,7 @@ def segment_figure(seg: pd.DataFrame, metric: str, labels: Mapping[str, str]) ->
     return _layout(
         fig,
         title=f"{metric} by user activity",
-        x_title="users by training interactions (count range)",
+        x_title="users by training interactions (inclusive count ranges)",
         y_title=f"mean {metric} per user",
         key=f"{KEY}.seg",
     )
@@ -334,6 +356,9 @@ def comparison_report(
         out.append(
             f"<div class='warn'><b>Not all runs are comparable</b> — rank only within a group:<ul>{items}</ul></div>"
         )
+    unevaluated = cmp.not_evaluated_note(runs)
+    if unevaluated:
+        out.append(f"<p class='warn'>{esc(unevaluated)}</p>")
     out.append("<h2>Protocol groups</h2><table><tr><th>group</th><th>runs</th><th>protocol</th></tr>")
     names = {r["id"]: r["name"] for r in runs}
     for g in groups:
@@ -343,10 +368,11 @@ def comparison_report(
     for r in runs:
         params = ", ".join(f"{k}={v}" for k, v in (r.get("params") or {}).items()) or "(none)"
         protocol = json.dumps(r.get("protocol"), indent=1, default=str)
+        dataset = [str(r["dataset_name"])] if r.get("dataset_name") else []
         out.append(
             f"<h3>{esc(r['name'])}</h3><p>id {esc(r['id'])} · model {esc(r['model'])} · dataset "
             f"{esc(str(r.get('dataset_name') or '?'))} · status {esc(r['status'])} · params {esc(params)}<br>"
-            f"Protocol: {esc(cmp.describe_protocol(r.get('protocol'), cmp.evaluation_kind(r)))}</p>"
+            f"Protocol: {esc(cmp.describe_protocol(r.get('protocol'), cmp.evaluation_kind(r), datasets=dataset))}</p>"
             f"<details><summary>full protocol</summary><pre>{esc(protocol)}</pre></details>"
         )
     metrics = cmp.metric_columns(table, rankable=False)

@@ -4,6 +4,7 @@ artifact, and the HTML report (a pure function)."""
 from __future__ import annotations
 
 import base64
+import html
 import json
 from pathlib import Path
 
@@ -87,7 +88,9 @@ def test_two_runs_compared(two_runs):
     )
     k_lines = charts["ndcg across K"]["data"]
     assert len(k_lines) == 2 and _values(k_lines[0]["x"]) == [5, 10]
-    assert any("significant at 0.05" in m.value for m in at.markdown)
+    verdict = next(m.value for m in at.markdown if "significant at 0.05" in m.value)
+    winner, loser = ("ials-small", "pop") if verdict.startswith("'ials-small'") else ("pop", "ials-small")
+    assert f"'{winner}' − '{loser}' = +" in verdict  # ndcg@10: the winner's mean minus the loser's is positive
     assert len(at.get("download_button")) == 2
     tables = at.dataframe
     assert len(tables[0].value) == 2 and set(tables[0].value["rank"]) == {1, 2}
@@ -117,9 +120,20 @@ def test_mixed_protocols_are_flagged_and_not_tested(two_runs):
     rating = _train(ExperimentSpec("biased_mf", params={"epochs": 2}, device="cpu"), _data(), "mf")
     at = open_page(PAGE)
     at.multiselect(key="compare.runs").set_value([*two_runs, other, rating]).run()
-    text = " ".join(w.value for w in at.warning)
-    assert "not all comparable" in text and "different data (fingerprints differ)" in text
-    assert "rating vs ranking evaluation" in text or "ranking vs rating evaluation" in text
+    (warning,) = at.warning
+    text = warning.value
+    assert "not all comparable" in text
+    # one sentence per differing aspect; different data with the same split settings is not a different split
+    sentences = text.rstrip(".").split(". ")[1:]
+    assert len(sentences) == 2  # evaluation and data, not one sentence per pair of runs
+    evaluation = next(x for x in sentences if x.startswith("Different evaluation: "))
+    assert "rating for 'mf'" in evaluation and all(
+        f"'{n}'" in evaluation for n in ("pop", "ials-small", "pop-other-data")
+    )
+    data = next(x for x in sentences if x.startswith("Different data: "))
+    ours, theirs = data.split(" vs ")
+    assert "'pop-other-data'" in theirs and "'pop-other-data'" not in ours and "'mf'" in ours
+    assert "different split" not in text.lower()  # the same split settings on different data
     table = at.dataframe[0].value
     assert table.loc[table["name"] == "mf", "rmse"].notna().all() and table["group"].nunique() == 3
     at.selectbox(key="compare.sig.a").set_value(two_runs[0]).run()
@@ -152,7 +166,67 @@ def test_html_report_is_self_contained(two_runs):
     assert page.count("Plotly.newPlot") >= 2 and '<script src="http' not in page
     for r in runs:
         assert r["name"] in page and r["id"] in page
-    assert cmp.describe_protocol(runs[0]["protocol"]) in page  # the protocol of each run
+    assert html.escape(cmp.describe_protocol(runs[0]["protocol"], datasets=["syn"])) in page  # each run's protocol
     assert runs[0]["protocol"]["data_fingerprint"] in page
     assert f"{runs[1]['metrics']['ndcg@10']:.4f}" in page and "class='best'" in page
     assert '"name":"pop"' in page.replace(" ", "") and "verdict here" in page  # the figures' data
+
+
+def _colours(spec: dict) -> dict[str, str]:
+    """Trace name → colour of a line, marker or bar chart."""
+    out = {}
+    for d in spec["data"]:
+        colour = (d.get("line") or {}).get("color") or (d.get("marker") or {}).get("color")
+        out[d["name"]] = colour
+    return out
+
+
+def test_every_run_has_its_own_colour_in_every_chart():
+    # QA #9: two of six runs were drawn in the same green. Nine runs on the old 8-colour hash palette must clash.
+    data = _data()
+    ids = [
+        _train(ExperimentSpec("popularity", ks=(5, 10), seed=i), data, f"pop {i}", about={"dataset_name": "syn"})
+        for i in range(9)
+    ]
+    at = open_page(PAGE)
+    at.multiselect(key="compare.runs").set_value(ids).run()
+    charts = _charts(at)
+    by_chart = {t: _colours(charts[t]) for t in ("ndcg across K", "ndcg@10 by user activity", "validation: ndcg@10")}
+    for title, colours in by_chart.items():
+        assert len(colours) == 9 and len(set(colours.values())) == 9, title
+    assert by_chart["ndcg across K"] == by_chart["ndcg@10 by user activity"] == by_chart["validation: ndcg@10"]
+    # dropping a run keeps the others' colours
+    before = by_chart["ndcg across K"]
+    at.multiselect(key="compare.runs").set_value(ids[1:]).run()
+    after = _colours(_charts(at)["ndcg across K"])
+    assert after == {k: v for k, v in before.items() if k != "pop 0"}
+
+
+def _submitted(store: RunStore, model: str, dataset: str, status: str) -> str:
+    """A run as the job queue records it on submission (no fingerprint, no evaluation kind), then ended
+    without metrics."""
+    split = {"kind": "dataset", "preprocess": PreprocessConfig().to_dict(), "split": SplitConfig().to_dict()}
+    protocol = {"ks": [10, 20], "candidates": "full", "n_negatives": 100, "relevance_threshold": None, "seed": 42,
+                "split": split}  # fmt: skip
+    rid = store.create(model=model, name=f"qa {model}", dataset_name=dataset, protocol=protocol)
+    store.fail(rid, "stopped", status=status)
+    return rid
+
+
+def test_runs_without_metrics_form_no_group(two_runs):
+    # QA #14: a failed biased_mf run and a cancelled bpr run on other datasets made a group
+    # "C · 2 runs · ranking evaluation · … · data ?"
+    store = RunStore()
+    failed = _submitted(store, "biased_mf", "qa_implicit", "failed")
+    cancelled = _submitted(store, "bpr", "qa_good", "cancelled")
+    at = open_page(PAGE)
+    table = at.dataframe[0].value
+    assert set(table.loc[table["name"].isin(["qa biased_mf", "qa bpr"]), "group"]) == {cmp.NO_GROUP}
+    groups = [m.value for m in at.markdown if " evaluation · " in m.value]
+    assert len(groups) == 1 and "data ?" not in groups[0]
+    assert "validation 10%" in groups[0] and "data 'syn'" in groups[0]
+    at.multiselect(key="compare.runs").set_value([*two_runs, failed, cancelled]).run()
+    assert not at.warning  # the evaluated runs are comparable; the others are named in a note
+    note = " ".join(i.value for i in at.info)
+    assert "'qa biased_mf' (failed)" in note and "'qa bpr' (cancelled)" in note and "have no metrics" in note
+    assert not at.exception
