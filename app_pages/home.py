@@ -1,5 +1,7 @@
 """Home: what RecLab is, the active dataset, the device, and how to start."""
 
+import re
+
 import streamlit as st
 
 from ui import resources, state
@@ -14,11 +16,13 @@ page_header(
 
 data = resources.active_data(state.active_dataset_name())
 frame = data.interactions
-c1, c2, c3, c4 = st.columns(4)
-c1.metric("Active dataset", data.label)
-c2.metric("Interactions", f"{len(frame):,}")
-c3.metric("Users", f"{frame['user'].nunique():,}")
-c4.metric("Items", f"{frame['item'].nunique():,}")
+with st.container(border=True):
+    # the name as text, not a metric: st.metric cuts long values off ("Built-in sy…")
+    st.markdown("**Active dataset:** " + re.sub(r"([\\`*_\[\]<>$~|])", r"\\\1", data.label))
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Interactions", f"{len(frame):,}")
+    c2.metric("Users", f"{frame['user'].nunique():,}")
+    c3.metric("Items", f"{frame['item'].nunique():,}")
 
 devices = resources.device_infos()
 gpus = [d for d in devices if d.kind == "cuda"]
