@@ -1,12 +1,21 @@
-"""Process-wide settings read from the environment (documented in the README).
+"""Process-wide settings read from the environment (documented in the README), and the small settings file
+``$RECLAB_HOME/settings.json`` that remembers choices across sessions (e.g. the dataset last made active).
 
 The upload size limit, ``RECLAB_MAX_UPLOAD_MB``, is read by :func:`recsys_core.data.readers.default_max_bytes`.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import tempfile
 from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("reclab.config")
+
+SETTINGS_FILE = "settings.json"
 
 
 def reclab_home() -> Path:
@@ -17,3 +26,49 @@ def reclab_home() -> Path:
     home = Path(os.environ.get("RECLAB_HOME", "reclab_data")).expanduser()
     home.mkdir(parents=True, exist_ok=True)
     return home
+
+
+def settings_path(home: str | Path | None = None) -> Path:
+    """``$RECLAB_HOME/settings.json`` (or ``settings.json`` in ``home``)."""
+    return (Path(home) if home is not None else reclab_home()) / SETTINGS_FILE
+
+
+def read_settings(home: str | Path | None = None) -> dict[str, Any]:
+    """The remembered settings; ``{}`` when the file is missing, unreadable or not a JSON object (a damaged
+    settings file never stops RecLab: the defaults apply and the next write replaces it)."""
+    path = settings_path(home)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as err:
+        log.warning("ignoring the settings file %s: %s", path, err)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def update_settings(values: dict[str, Any], home: str | Path | None = None) -> dict[str, Any]:
+    """Merge ``values`` into the settings file (a value of None removes the key) and return the new settings.
+
+    Written atomically (a temporary file in the same folder, then a rename), so a reader never sees half a file
+    and a crash never leaves a damaged one. Two writers at once: the last one wins.
+
+    Raises:
+        OSError: the file could not be written (read-only or full disk).
+    """
+    path = settings_path(home)
+    settings = read_settings(home)
+    for key, value in values.items():
+        if value is None:
+            settings.pop(key, None)
+        else:
+            settings[key] = value
+    fd, tmp = tempfile.mkstemp(prefix=".settings.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(settings, f, indent=2, sort_keys=True, default=str)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return settings
