@@ -4,6 +4,7 @@ and manage saved datasets."""
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 from recsys_core.cli import print_json
@@ -177,7 +178,8 @@ def cmd_save(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    infos = DatasetStore().list()
+    store = DatasetStore()
+    infos = store.list()
     if args.json:
         print_json([i.__dict__ for i in infos])
         return 0
@@ -185,15 +187,85 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("no saved datasets (save one with `python -m recsys_core data save FILE --name NAME`)")
     for i in infos:
         print(f"{i.name:<30} {i.n_interactions:>12,} interactions  {i.n_users:>9,} users  {i.n_items:>9,} items")
+    kept = store.kept_versions()
+    if kept:
+        size = _size(sum(k.n_bytes for k in kept))
+        print(f"+ {len(kept)} older version(s) kept for runs ({size}): see `data versions`, free with `data prune`")
     return 0
 
 
+def _size(n_bytes: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n_bytes < 1024 or unit == "GB":
+            return f"{n_bytes:.0f} {unit}" if unit == "B" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1024
+    return f"{n_bytes} B"
+
+
+def _version_row(k) -> dict:
+    return {
+        "name": k.name,
+        "fingerprint": k.fingerprint,
+        "reason": k.reason,
+        "kept_at": k.kept_at,
+        "bytes": k.n_bytes,
+        "n_interactions": k.info.n_interactions if k.info else None,
+        "path": str(k.path),
+    }
+
+
 def cmd_delete(args: argparse.Namespace) -> int:
+    from recsys_core.runs.jobs import prune_dataset_versions
+
     store = DatasetStore()
-    if not store.exists(args.name):
+    if not store.exists(args.name) and not (args.all_versions and store.kept_versions(args.name)):
         raise ConfigError(f"No saved dataset named '{args.name}'.", field="name")
+    if args.all_versions:
+        store.delete(args.name, all_versions=True)
+        print(f"deleted '{args.name}' and every kept version of it")
+        return 0
     store.delete(args.name)
+    removed = {k.fingerprint for k in prune_dataset_versions(args.name, datasets=store)}
+    kept = [k for k in store.kept_versions(args.name) if k.fingerprint not in removed]
     print(f"deleted '{args.name}'")
+    if kept:
+        size = _size(sum(k.n_bytes for k in kept))
+        print(
+            f"kept {len(kept)} version(s) ({size}) that runs were trained on, so they still load; "
+            f"`data prune {args.name}` removes them once those runs are deleted, "
+            f"`data delete {args.name} --all-versions` at once"
+        )
+    return 0
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    kept = DatasetStore().kept_versions(args.name)
+    if args.json:
+        print_json([_version_row(k) for k in kept])
+        return 0
+    if not kept:
+        print("no kept versions")
+    for k in kept:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(k.kept_at))
+        n = f"{k.info.n_interactions:>12,} interactions" if k.info else f"{'(unreadable)':>25}"
+        print(f"{k.name:<30} {k.fingerprint[:16]}  {k.reason} {when}  {n}  {_size(k.n_bytes):>9}")
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from recsys_core.runs.jobs import prune_dataset_versions
+
+    store = DatasetStore()
+    gone = prune_dataset_versions(args.name, datasets=store, dry_run=args.dry_run)
+    if args.json:
+        print_json([_version_row(k) for k in gone])
+        return 0
+    verb = "would remove" if args.dry_run else "removed"
+    for k in gone:
+        print(f"{verb} {k.name} {k.fingerprint[:16]} ({_size(k.n_bytes)})")
+    gone_keys = {(k.name, k.fingerprint) for k in gone}
+    left = [k for k in store.kept_versions(args.name) if (k.name, k.fingerprint) not in gone_keys]
+    print(f"{verb} {len(gone)} kept version(s) ({_size(sum(k.n_bytes for k in gone))}); {len(left)} kept for runs")
     return 0
 
 
@@ -240,6 +312,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)
 
-    p = dsub.add_parser("delete", help="delete a saved dataset")
+    p = dsub.add_parser(
+        "delete", help="delete a saved dataset (versions runs were trained on are kept until those runs are gone)"
+    )
     p.add_argument("name")
+    p.add_argument("--all-versions", action="store_true", help="also remove the versions runs were trained on")
     p.set_defaults(func=cmd_delete)
+
+    p = dsub.add_parser("versions", help="list the older dataset versions kept for runs, with their size")
+    p.add_argument("name", nargs="?", help="only this dataset")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_versions)
+
+    p = dsub.add_parser("prune", help="remove kept dataset versions that no run in the run store needs")
+    p.add_argument("name", nargs="?", help="only this dataset")
+    p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_prune)

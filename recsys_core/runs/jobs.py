@@ -17,8 +17,9 @@ conditional UPDATE, so it starts once.
 
 Data references (``data_ref``, stored with the run) say how the worker gets its data:
 
-* ``{"kind": "dataset", "name": ..., "preprocess": {...}, "split": {...}}``: a saved dataset (DatasetStore),
-  preprocessed and split with those configs;
+* ``{"kind": "dataset", "name": ..., "fingerprint": ..., "preprocess": {...}, "split": {...}}``: a saved dataset
+  (DatasetStore) in the version with that fingerprint (pinned at submission: replacing the dataset later keeps
+  this version for the run), preprocessed and split with those configs;
 * ``{"kind": "file", "data": PATH, "preprocess": {...}, "split": {...}, "mapping": {...}?, "items": PATH?}``;
 * ``{"kind": "files", "train": PATH, "test": PATH, "val": PATH?, "mapping": {...}?, "items": PATH?}``.
 """
@@ -79,10 +80,16 @@ def default_concurrency() -> int:
 
 # ---------------------------------------------------------------------- data references
 def dataset_ref(
-    name: str, preprocess: PreprocessConfig | dict | None = None, split: SplitConfig | dict | None = None
+    name: str,
+    preprocess: PreprocessConfig | dict | None = None,
+    split: SplitConfig | dict | None = None,
+    *,
+    fingerprint: str | None = None,
 ) -> dict[str, Any]:
-    """Data reference for a saved dataset (by name) with the preprocessing and split to apply."""
-    return check_data_ref({"kind": "dataset", "name": name, "preprocess": _dict(preprocess), "split": _dict(split)})
+    """Data reference for a saved dataset with the preprocessing and split to apply, pinned to one version:
+    ``fingerprint``, or the current version's."""
+    ref = {"kind": "dataset", "name": name, "preprocess": _dict(preprocess), "split": _dict(split)}
+    return check_data_ref({**ref, "fingerprint": fingerprint})
 
 
 def file_ref(
@@ -127,9 +134,15 @@ def check_data_ref(ref: dict[str, Any]) -> dict[str, Any]:
         ref["preprocess"] = PreprocessConfig.from_dict(ref.get("preprocess") or {}).to_dict()
         ref["split"] = SplitConfig.from_dict(ref.get("split") or {}).to_dict()
     if kind == "dataset":
-        from recsys_core.data.store import DatasetStore
+        from recsys_core.data.store import DatasetStore, check_dataset_name
 
-        ref["name"] = DatasetStore().info(str(ref.get("name", ""))).name  # raises when there is none
+        store = DatasetStore()
+        name = check_dataset_name(str(ref.get("name", "")))
+        if ref.get("fingerprint"):  # a pinned version (an exported run's): it must still be there
+            ref["name"] = store.info(name, str(ref["fingerprint"])).name  # DataError saying why not
+        else:  # pin the current version, so a later replace never changes this run's data
+            info = store.info(name)  # raises when there is none
+            ref["name"], ref["fingerprint"] = info.name, info.fingerprint
         return ref
     keys = ("data",) if kind == "file" else ("train", "test")
     for key in (*keys, "val", "items"):
@@ -148,10 +161,40 @@ def describe_data(ref: dict[str, Any]) -> tuple[str | None, str | None]:
     if ref.get("kind") == "dataset":
         from recsys_core.data.store import DatasetStore
 
-        info = DatasetStore().info(ref["name"])
+        info = DatasetStore().info(ref["name"], ref.get("fingerprint"))
         return info.name, info.fingerprint
     path = ref.get("data") or ref.get("train")
     return (Path(path).name if path else None), None
+
+
+def dataset_versions_in_use(store: RunStore | None = None) -> set[str]:
+    """Fingerprints of the saved-dataset versions that runs in the store were trained on (or are queued for):
+    the kept versions :meth:`DatasetStore.prune_versions` must keep."""
+    used: set[str] = set()
+    for run in (store or RunStore()).list():
+        ref = run.get("data_ref") or {}
+        if ref.get("kind") != "dataset":
+            continue
+        used.update(fp for fp in (ref.get("fingerprint"), run.get("dataset_fingerprint")) if fp)
+    return used
+
+
+def runs_on_dataset(name: str, store: RunStore | None = None) -> list[dict[str, Any]]:
+    """Runs trained on (any version of) the saved dataset ``name``, newest first: e.g. to warn before
+    replacing it that their data will be kept as an older version."""
+    runs = (store or RunStore()).list(dataset=name)
+    return [r for r in runs if (r.get("data_ref") or {}).get("kind") == "dataset"]
+
+
+def prune_dataset_versions(
+    name: str | None = None, *, store: RunStore | None = None, datasets: Any = None, dry_run: bool = False
+) -> list[Any]:
+    """Remove the kept dataset versions (of ``name``, or of every dataset) that no run in the store needs;
+    returns the ``KeptVersion`` list removed (or, with ``dry_run``, that would be)."""
+    from recsys_core.data.store import DatasetStore
+
+    datasets = datasets or DatasetStore()
+    return datasets.prune_versions(dataset_versions_in_use(store), name=name, dry_run=dry_run)
 
 
 # ---------------------------------------------------------------------- specs

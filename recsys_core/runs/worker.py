@@ -41,9 +41,21 @@ class RunCancelled(Exception):
     """Raised from ``should_stop`` when the user cancelled the run; unwinds training at once."""
 
 
-def load_data(ref: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+def load_data(ref: dict[str, Any], *, expected_fingerprint: str | None = None) -> tuple[Any, dict[str, Any]]:
     """Prepared train/val/test parts for a data reference (see :mod:`recsys_core.runs.jobs`), plus what to
-    record about them: ``dataset_name``, ``dataset_fingerprint``, ``data_fingerprint``."""
+    record about them: ``dataset_name``, ``dataset_fingerprint``, ``data_fingerprint``.
+
+    A saved dataset is loaded in the version the reference pins (its ``fingerprint``), even after the dataset
+    was replaced; for references made before versions were pinned, pass the run record's
+    ``dataset_fingerprint`` as ``expected_fingerprint`` (without either, the current version is used).
+    A finished run's data is best rebuilt with :func:`load_run_data`, which also checks it.
+    """
+    data, about, _ = _load_data(ref, expected_fingerprint=expected_fingerprint)
+    return data, about
+
+
+def _load_data(ref: dict[str, Any], *, expected_fingerprint: str | None = None) -> tuple[Any, dict[str, Any], Any]:
+    """:func:`load_data` plus the item metadata (a frame or None) of the same version."""
     from recsys_core.data.load import load_interactions
     from recsys_core.data.schema import ColumnMapping, PreprocessConfig, SplitConfig
     from recsys_core.experiment import prepare_from_frame, prepare_from_parts
@@ -65,10 +77,12 @@ def load_data(ref: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     if kind == "dataset":
         from recsys_core.data.store import DatasetStore
 
-        ds = DatasetStore().load(ref["name"])
+        version = ref.get("fingerprint") or expected_fingerprint or None
+        ds = DatasetStore().load(ref["name"], fingerprint=version)
         pre = PreprocessConfig.from_dict(ref.get("preprocess") or {})
         spl = SplitConfig.from_dict(ref.get("split") or {})
-        data = prepare_from_frame(ds.interactions, pre, spl, items=items if items is not None else ds.items)
+        items = items if items is not None else ds.items
+        data = prepare_from_frame(ds.interactions, pre, spl, items=items)
         about = {"dataset_name": ds.info.name, "dataset_fingerprint": ds.info.fingerprint}
     elif kind == "file":
         pre = PreprocessConfig.from_dict(ref.get("preprocess") or {})
@@ -82,7 +96,90 @@ def load_data(ref: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     else:
         raise ConfigError(f"data kind must be dataset, file or files; got {kind!r}.", field="data")
     about["data_fingerprint"] = data.fingerprint
-    return data, about
+    return data, about, items
+
+
+RUN_DATA_KEYS = ("data_ref", "dataset_fingerprint", "data_fingerprint")
+REBUILD = "This run's data can no longer be rebuilt exactly"
+
+
+def run_data_key(run: dict[str, Any]) -> str:
+    """A JSON string of what determines a run's data (its data reference and stored fingerprints): a cache
+    key for :func:`load_run_data` that changes whenever the data it must return does
+    (``load_run_data(json.loads(run_data_key(run)))`` works)."""
+    import json
+
+    return json.dumps({k: run.get(k) for k in RUN_DATA_KEYS}, sort_keys=True, default=str)
+
+
+def load_run_data(run: dict[str, Any]) -> tuple[Any, Any]:
+    """Rebuild a finished run's train/val/test parts exactly as it was trained on them, with its item metadata.
+
+    ``run`` is the run store's record (``RunStore.get``; only ``data_ref``, ``dataset_fingerprint`` and
+    ``data_fingerprint`` are read). A saved dataset is loaded in the version the run pinned (kept after a
+    replace or delete); the rebuilt parts' fingerprint is then compared with the run's stored
+    ``data_fingerprint``, so data that changed since (a CSV file edited in place, a dataset version pruned or
+    replaced before versions were kept, a preprocessing change) is never returned in place of the run's own.
+
+    Returns:
+        (``PreparedData``, item metadata frame or None).
+
+    Raises:
+        DataError: the data cannot be rebuilt exactly (codes ``dataset_version_gone``, ``data_changed``,
+            ``no_data_fingerprint``, or the reader's own code such as ``not_found``), saying what changed and
+            what to do; ConfigError: a bad data reference.
+    """
+    ref = dict(run.get("data_ref") or {})
+    kind = ref.get("kind")
+    stored_dataset = run.get("dataset_fingerprint")
+    stored_data = run.get("data_fingerprint")
+    retrain = "Retrain it on the current data"
+    if not stored_data:
+        raise DataError(
+            f"{REBUILD}: it has no recorded data fingerprint to check the data against (it never got as far as "
+            "loading its data)",
+            code="no_data_fingerprint",
+            hint=f"{retrain}.",
+        )
+    try:
+        data, about, items = _load_data(ref, expected_fingerprint=stored_dataset if kind == "dataset" else None)
+    except DataError as err:
+        if err.code == "dataset_version_gone":
+            hint = err.hint.replace("Retrain on the current data", retrain, 1)
+            raise DataError(f"{REBUILD}: {_lower(err.what)}", code=err.code, hint=hint) from None
+        if err.code == "not_found":
+            raise DataError(
+                f"{REBUILD}: a file it was trained on is gone",
+                code="not_found",
+                file=err.file,
+                hint=f"{retrain}, or put the file back where it was.",
+            ) from None
+        raise
+    if about["data_fingerprint"] == stored_data:
+        return data, items
+    name = about.get("dataset_name")
+    now, then = about.get("dataset_fingerprint"), stored_dataset
+    if kind in ("file", "files") and now and then and now != then:
+        files = [ref[k] for k in ("data", "train", "val", "test") if ref.get(k)]
+        the_files, as_it_was = ("the files", "as they were") if len(files) > 1 else ("the file", "as it was")
+        what = (
+            f"{REBUILD}: {the_files} it was trained on changed since ({', '.join(files)}: the contents now have "
+            f"fingerprint {now[:16]}…, the run was trained on {then[:16]}…)"
+        )
+        hint = f"{retrain}, or restore {the_files} {as_it_was} to use this run."
+    else:
+        source = f"dataset '{name}' (version {now[:16]}…)" if kind == "dataset" and now else f"'{name}'"
+        what = (
+            f"{REBUILD}: preparing {source} now gives train/test parts with fingerprint "
+            f"{about['data_fingerprint'][:16]}…, but the run was trained on {stored_data[:16]}… (the data, its "
+            "cleaning or its split changed, or a RecLab update prepares data differently)"
+        )
+        hint = f"{retrain}."
+    raise DataError(what, code="data_changed", file=None, hint=hint)
+
+
+def _lower(text: str) -> str:
+    return text[:1].lower() + text[1:] if text else text
 
 
 def device_name(device: str) -> str | None:
@@ -240,7 +337,8 @@ def run_worker(run_id: str, store: RunStore | None = None) -> int:
                 epochs_total=planned_epochs(spec),
             )
             print(f"run {run_id}: {spec.model} on {device}, pid {os.getpid()}", flush=True)
-            data, about = load_data(run["data_ref"])
+            # the dataset version pinned at submission (older references: the fingerprint recorded then)
+            data, about = load_data(run["data_ref"], expected_fingerprint=run.get("dataset_fingerprint"))
             store.set_fields(run_id, **about)
             result = run_experiment(spec, data, callbacks=[recorder.on_epoch], should_stop=recorder.should_stop)
             save_artifacts(store, run_id, result, data)
