@@ -23,9 +23,15 @@ c1, c2, c3, c4 = st.columns(4)
 c1.metric("Users", f"{prof.counts.users:,}")
 c2.metric("Items", f"{prof.counts.items:,}")
 c3.metric("Interactions", f"{prof.counts.interactions:,}")
-c4.metric("Density", f"{prof.density:.3%}")
+c4.metric(
+    "Density (distinct pairs)",
+    f"{prof.density:.3%}",
+    help="Distinct (user, item) pairs / (users × items): a pair that occurs in several rows counts once.",
+)
+repeats = prof.counts.interactions - prof.pairs
 st.caption(
-    f"Top 10% of items hold {prof.facts['top10pct_items_share']:.0%} of interactions · "
+    (f"{prof.pairs:,} distinct (user, item) pairs ({repeats:,} rows repeat a pair) · " if repeats else "")
+    + f"Top 10% of items hold {prof.facts['top10pct_items_share']:.0%} of interactions · "
     f"median user has {prof.facts['median_user_activity']:.0f} interactions · "
     f"{prof.facts['users_under_5']:,.0f} users and {prof.facts['items_under_5']:,.0f} items "
     "have fewer than 5."
