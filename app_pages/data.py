@@ -72,7 +72,14 @@ with guarded():
 
     st.subheader("Save")
     c1, c2 = st.columns([3, 1])
-    name = c1.text_input("Dataset name", value=suggest_dataset_name(source.label), key="data.save.name")
+    # keyed by the source, so another file gets its own suggested name (a shared key would keep the old
+    # file's name on the server while the browser shows the new suggestion)
+    name = c1.text_input(
+        "Dataset name",
+        value=suggest_dataset_name(source.label),
+        key=f"data.save.name.{source.label}",
+        persist_state="session",
+    )
     replace = c2.checkbox("Replace if it exists", key="data.save.replace")
     if st.button("Save and make active", type="primary", key="data.save"):
         info = resources.dataset_store().save(

@@ -1,12 +1,16 @@
-"""Input groups: each ``*_ui()`` draws a few widgets and returns plain values (configs), nothing else."""
+"""Input groups: each ``*_ui()`` draws a few widgets and returns plain values (configs), nothing else.
+
+The Data page's groups keep their values for the whole session (``persist_state="session"``), so an analyst
+can look at another page in the middle of preparing data and come back to the same settings.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import streamlit as st
 
-from recsys_core.data.schema import ColumnMapping, PreprocessConfig, SplitConfig
+from recsys_core.data.schema import ITEM, RATING, TIMESTAMP, USER, PreprocessConfig, SplitConfig
 
 NONE = "(none)"
 
@@ -18,33 +22,43 @@ SPLIT_LABELS = {
 }
 
 
-def column_mapping_ui(columns: Sequence[str], guess: ColumnMapping, *, key: str) -> ColumnMapping:
-    """Four selects pre-filled with the detected guess; rating and timestamp may be '(none)'."""
+def column_mapping_ui(columns: Sequence[str], guess: Mapping[str, str | None], *, key: str) -> dict[str, str | None]:
+    """Four selects pre-filled with the detected guess; returns role -> chosen column (``None``: not chosen).
+
+    A user or item the guess leaves open (``None``) starts empty with a "Choose ..." placeholder, so nothing
+    is used that the user has not seen. Rating and timestamp may be '(none)', returned as ``None``. ``key``
+    must identify the file: the widgets of another file start from that file's own guess. The choices are
+    kept for the session, so they survive a visit to another page.
+    """
     cols = list(columns)
     c1, c2, c3, c4 = st.columns(4)
-    user = c1.selectbox("User column", cols, index=cols.index(guess.user), key=f"{key}.user")
-    item = c2.selectbox("Item column", cols, index=cols.index(guess.item), key=f"{key}.item")
+    chosen: dict[str, str | None] = {}
+    for box, role, label in ((c1, USER, "User column"), (c2, ITEM, "Item column")):
+        default = guess.get(role)
+        chosen[role] = box.selectbox(
+            label,
+            cols,
+            index=cols.index(default) if default in cols else None,
+            placeholder=f"Choose the {role} column",
+            key=f"{key}.{role}",
+            persist_state="session",
+        )
     optional = [NONE, *cols]
-    rating = c3.selectbox(
-        "Rating column",
-        optional,
-        index=optional.index(guess.rating or NONE),
-        key=f"{key}.rating",
-        help="Explicit ratings or counts. '(none)' for implicit feedback (clicks, plays).",
-    )
-    timestamp = c4.selectbox(
-        "Timestamp column",
-        optional,
-        index=optional.index(guess.timestamp or NONE),
-        key=f"{key}.timestamp",
-        help="Epoch seconds, epoch milliseconds or date strings.",
-    )
-    return ColumnMapping(
-        user=user,
-        item=item,
-        rating=None if rating == NONE else rating,
-        timestamp=None if timestamp == NONE else timestamp,
-    )
+    for box, role, label, help_text in (
+        (c3, RATING, "Rating column", "Explicit ratings or counts. '(none)' for implicit feedback (clicks, plays)."),
+        (c4, TIMESTAMP, "Timestamp column", "Epoch seconds, epoch milliseconds or date strings."),
+    ):
+        default = guess.get(role)
+        value = box.selectbox(
+            label,
+            optional,
+            index=optional.index(default) if default in cols else 0,
+            key=f"{key}.{role}",
+            help=help_text,
+            persist_state="session",
+        )
+        chosen[role] = None if value in (None, NONE) else value
+    return chosen
 
 
 def preprocess_ui(*, has_rating: bool, key: str = "data.pre") -> PreprocessConfig:
@@ -54,6 +68,7 @@ def preprocess_ui(*, has_rating: bool, key: str = "data.pre") -> PreprocessConfi
         "Duplicate (user, item) pairs",
         ["last", "first", "mean", "max", "sum"],
         key=f"{key}.duplicates",
+        persist_state="session",
         help="Keep the first or last (by time) or merge the ratings by mean, max or sum.",
     )
     min_user = c2.number_input(
@@ -62,18 +77,22 @@ def preprocess_ui(*, has_rating: bool, key: str = "data.pre") -> PreprocessConfi
         1000,
         0,
         key=f"{key}.min_user",
+        persist_state="session",
         help="Users with fewer are removed, repeatedly with the item rule until both hold.",
     )
-    min_item = c3.number_input("Min interactions per item (k-core)", 0, 1000, 0, key=f"{key}.min_item")
+    min_item = c3.number_input(
+        "Min interactions per item (k-core)", 0, 1000, 0, key=f"{key}.min_item", persist_state="session"
+    )
     threshold, normalisation = None, "none"
     if has_rating:
         c4, c5 = st.columns(2)
-        if c4.toggle("Turn ratings into implicit feedback", key=f"{key}.implicit"):
+        if c4.toggle("Turn ratings into implicit feedback", key=f"{key}.implicit", persist_state="session"):
             threshold = c4.number_input(
                 "Keep ratings ≥",
                 value=4.0,
                 step=0.5,
                 key=f"{key}.threshold",
+                persist_state="session",
                 help="Ratings at or above this become positive interactions; the others are dropped.",
             )
         else:
@@ -81,6 +100,7 @@ def preprocess_ui(*, has_rating: bool, key: str = "data.pre") -> PreprocessConfi
                 "Rating normalisation",
                 ["none", "global", "user_mean", "user_zscore"],
                 key=f"{key}.normalisation",
+                persist_state="session",
                 format_func={
                     "none": "none",
                     "global": "subtract the global mean",
@@ -101,17 +121,21 @@ def split_ui(*, has_timestamp: bool, key: str = "data.split") -> SplitConfig:
     """Split method, test/validation shares (or leave-last-N) and seed."""
     methods = ["user_random", "random"] + (["user_temporal", "temporal"] if has_timestamp else [])
     c1, c2, c3, c4 = st.columns(4)
-    method = c1.selectbox("Split", methods, format_func=SPLIT_LABELS.get, key=f"{key}.method")
+    method = c1.selectbox("Split", methods, format_func=SPLIT_LABELS.get, key=f"{key}.method", persist_state="session")
     test_last_n = val_last_n = None
-    if method == "user_temporal" and c1.toggle("Leave last N out", key=f"{key}.lastn"):
-        test_last_n = int(c2.number_input("Test items per user", 1, 100, 1, key=f"{key}.test_n"))
-        val_n = int(c3.number_input("Validation items per user", 0, 100, 0, key=f"{key}.val_n"))
+    if method == "user_temporal" and c1.toggle("Leave last N out", key=f"{key}.lastn", persist_state="session"):
+        test_last_n = int(
+            c2.number_input("Test items per user", 1, 100, 1, key=f"{key}.test_n", persist_state="session")
+        )
+        val_n = int(
+            c3.number_input("Validation items per user", 0, 100, 0, key=f"{key}.val_n", persist_state="session")
+        )
         val_last_n = val_n or None
         test_fraction, val_fraction = 0.2, 0.0
     else:
-        test_fraction = c2.slider("Test share", 0.05, 0.5, 0.2, 0.05, key=f"{key}.test")
-        val_fraction = c3.slider("Validation share", 0.0, 0.3, 0.0, 0.05, key=f"{key}.val")
-    seed = int(c4.number_input("Seed", 0, 2**31 - 1, 42, key=f"{key}.seed"))
+        test_fraction = c2.slider("Test share", 0.05, 0.5, 0.2, 0.05, key=f"{key}.test", persist_state="session")
+        val_fraction = c3.slider("Validation share", 0.0, 0.3, 0.0, 0.05, key=f"{key}.val", persist_state="session")
+    seed = int(c4.number_input("Seed", 0, 2**31 - 1, 42, key=f"{key}.seed", persist_state="session"))
     return SplitConfig(
         method=method,
         test_fraction=test_fraction,

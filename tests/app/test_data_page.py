@@ -23,6 +23,15 @@ def _upload(at, data: bytes, name: str = "events.csv"):
     return at
 
 
+def _select(at, label: str):
+    """The selectbox with this label (mapping widgets are keyed by file, so look them up by label)."""
+    return next(s for s in at.selectbox if s.label == label)
+
+
+def _text_input(at, label: str):
+    return next(t for t in at.text_input if t.label == label)
+
+
 def test_data_page_shows_health_of_the_active_dataset():
     at = open_page(PAGE)
     assert at.title[0].value == "Data"
@@ -40,8 +49,8 @@ def test_upload_maps_columns_and_profiles_the_file():
     at = _upload(open_page(PAGE), _csv())
     assert not at.exception
     assert not at.error, [e.value for e in at.error]
-    assert at.selectbox(key="data.map.user").value == "userId"
-    assert at.selectbox(key="data.map.item").value == "movieId"
+    assert _select(at, "User column").value == "userId"
+    assert _select(at, "Item column").value == "movieId"
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Users"] == "30"
     assert metrics["Interactions"] == "180"
@@ -78,7 +87,7 @@ def test_cleaning_controls_change_the_preview_before_saving():
 
 def test_save_makes_the_dataset_active(reclab_home):
     at = _upload(open_page(PAGE), _csv())
-    at.text_input(key="data.save.name").set_value("my events").run()
+    _text_input(at, "Dataset name").set_value("my events").run()
     at.button(key="data.save").click().run()
     assert not at.exception
     assert (reclab_home / "datasets" / "my events" / "interactions.parquet").exists()
