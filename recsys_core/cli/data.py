@@ -65,6 +65,11 @@ def add_split_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--leave-last", type=int, help="user_temporal: this many latest interactions per user to test")
     g.add_argument("--val-last", type=int, help="user_temporal: this many before them to validation")
     g.add_argument("--seed", type=int, default=42)
+    g.add_argument(
+        "--split-seed",
+        type=int,
+        help="seed of the random split when it differs from --seed (the dashboard saves its split's own seed)",
+    )
 
 
 def split_config(args: argparse.Namespace) -> SplitConfig:
@@ -74,7 +79,7 @@ def split_config(args: argparse.Namespace) -> SplitConfig:
         val_fraction=args.val_fraction,
         test_last_n=args.leave_last,
         val_last_n=args.val_last,
-        seed=args.seed,
+        seed=args.seed if getattr(args, "split_seed", None) is None else args.split_seed,
     )
 
 

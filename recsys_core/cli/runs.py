@@ -89,8 +89,11 @@ def data_ref_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if len(given) > 1:
         raise ConfigError("Give one of --dataset NAME, --data FILE or --train/--test files.", field="data")
     mapping = mapping_from_args(args)
+    version = getattr(args, "dataset_version", None)
+    if version and not dataset:
+        raise ConfigError("--dataset-version needs --dataset NAME.", field="dataset_version")
     if dataset:
-        return dataset_ref(dataset, preprocess_config(args), split_config(args))
+        return dataset_ref(dataset, preprocess_config(args), split_config(args), fingerprint=version)
     if args.data:
         return file_ref(args.data, preprocess_config(args), split_config(args), mapping=mapping, items=args.items)
     if not (args.train and args.test):
@@ -135,6 +138,11 @@ def add_experiment_args(p: argparse.ArgumentParser, *, dataset: bool = True, mod
     src = p.add_argument_group("data")
     if dataset:
         src.add_argument("--dataset", help="a saved dataset (python -m recsys_core data list)")
+        src.add_argument(
+            "--dataset-version",
+            metavar="FINGERPRINT",
+            help="with --dataset: that version of it (current or kept after a replace; `data versions` lists them)",
+        )
     src.add_argument("--train", help="training interactions")
     src.add_argument("--test", help="test interactions")
     src.add_argument("--val", help="validation interactions (per-epoch validation, early stopping)")

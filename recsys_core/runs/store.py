@@ -810,6 +810,8 @@ def rerun_command(run: dict[str, Any]) -> list[str]:
     kind = data.get("kind")
     if kind == "dataset":
         argv += ["--dataset", str(data["name"])]
+        if data.get("fingerprint"):  # the version the run was trained on, even after a replace
+            argv += ["--dataset-version", str(data["fingerprint"])]
     elif kind == "file":
         argv += ["--data", str(data["data"])]
     elif kind == "files":
@@ -838,6 +840,8 @@ def rerun_command(run: dict[str, Any]) -> list[str]:
             argv += ["--leave-last", str(spl["test_last_n"])]
         if spl.get("val_last_n") is not None:
             argv += ["--val-last", str(spl["val_last_n"])]
+        if spl.get("seed") is not None and int(spl["seed"]) != int(spec.get("seed", 42)):
+            argv += ["--split-seed", str(spl["seed"])]
     argv += ["--seed", str(spec.get("seed", 42))]
     for key, value in (spec.get("params") or {}).items():
         argv += ["--param", f"{key}={value}"]

@@ -4,6 +4,7 @@ changed (a CSV edited in place, a version pruned) is refused with a clear messag
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from recsys_core.data.preprocess import preprocess
 from recsys_core.data.schema import PreprocessConfig, SplitConfig
 from recsys_core.data.store import DatasetStore
 from recsys_core.data.synthetic import generate_synthetic
-from recsys_core.errors import DataError
+from recsys_core.errors import ConfigError, DataError
 from recsys_core.experiment import ExperimentSpec
 from recsys_core.inspection import recommendations
 from recsys_core.models.base import load_model
@@ -249,3 +250,27 @@ def test_data_cli_delete_versions_and_prune(store: RunStore, capsys):
     datasets.save("x", qa_good().iloc[:-10], overwrite=True)
     assert main(["data", "delete", "x", "--all-versions"]) == 0
     assert datasets.names() == [] and datasets.kept_versions() == []
+
+
+def test_the_rerun_command_names_the_version_the_run_was_trained_on(store: RunStore):
+    """After a replace, the run's "reproduce" command must queue the run on its own version, not the current,
+    with its own split seed (3 here, while the model seed is 42)."""
+    from recsys_core.cli.runs import add_experiment_args, data_ref_from_args
+    from recsys_core.runs.store import rerun_command
+
+    datasets = DatasetStore()
+    datasets.save("qa_good", qa_good())
+    run = train_on("qa_good", store)
+    datasets.save("qa_good", qa_good().iloc[:600], overwrite=True)
+    argv = rerun_command(run)
+    assert argv[argv.index("--dataset-version") + 1] == run["dataset_fingerprint"]
+    parser = argparse.ArgumentParser()
+    add_experiment_args(parser)
+    args, _ = parser.parse_known_args(argv[2:])
+    ref = data_ref_from_args(args)
+    assert ref["fingerprint"] == run["dataset_fingerprint"]
+    _, about = load_data(ref)
+    assert about["data_fingerprint"] == run["data_fingerprint"]
+    with pytest.raises(ConfigError) as err:
+        data_ref_from_args(parser.parse_known_args(["--dataset-version", "abc"])[0])
+    assert err.value.field == "dataset_version"
