@@ -1,0 +1,112 @@
+"""Checks before queueing: rating models on implicit data, early stopping on metrics validation reports."""
+
+from __future__ import annotations
+
+import pytest
+
+from recsys_core.data.schema import PreprocessConfig, SplitConfig
+from recsys_core.data.store import DatasetStore
+from recsys_core.data.synthetic import generate_synthetic
+from recsys_core.errors import ConfigError
+from recsys_core.evaluation.protocol import validator
+from recsys_core.experiment import ExperimentSpec, prepare_from_frame
+from recsys_core.models import create
+from recsys_core.preflight import (
+    DataSummary,
+    check_spec,
+    ranking_models,
+    spec_problem,
+    summarize_dataset,
+    summarize_prepared,
+    summarize_ref,
+    validation_metrics,
+)
+from recsys_core.runs.jobs import dataset_ref
+
+IMPLICIT = DataSummary("dataset 'qa_implicit'", has_rating=False, has_validation=True)
+RATED = DataSummary("dataset 'qa_good'", has_rating=True, has_validation=True)
+
+
+def test_rating_model_on_implicit_data_is_refused_with_the_ranking_models_to_choose():
+    with pytest.raises(ConfigError) as err:
+        check_spec(ExperimentSpec(model="biased_mf"), IMPLICIT)
+    message = str(err.value)
+    assert message.startswith("biased_mf learns from explicit ratings, but dataset 'qa_implicit' has none.")
+    assert "Choose a ranking model (bpr, ease, ials, itemknn, mlp, popularity) or load data with ratings." in message
+    assert err.value.field == "model"
+    assert "biased_mf" not in ranking_models() and "bpr" in ranking_models()
+
+
+def test_rating_model_on_rated_data_and_ranking_model_on_implicit_data_pass():
+    check_spec(ExperimentSpec(model="biased_mf"), RATED)
+    for name in ranking_models():
+        check_spec(ExperimentSpec(model=name), IMPLICIT)
+    # unknown facts are never held against a spec
+    check_spec(ExperimentSpec(model="biased_mf", early_stopping="rmse"), DataSummary("file 'x.csv'"))
+
+
+def test_mlp_with_mse_loss_needs_ratings():
+    problem = spec_problem(ExperimentSpec(model="mlp", params={"loss": "mse"}), IMPLICIT)
+    assert problem is not None and problem.field == "loss" and "loss=mse" in str(problem)
+    assert spec_problem(ExperimentSpec(model="mlp", params={"loss": "auto"}), IMPLICIT) is None
+
+
+def test_early_stopping_metric_must_be_one_validation_reports():
+    assert validation_metrics("bpr", (20, 10)) == ["ndcg@10", "ndcg@20", "recall@10", "recall@20"]
+    assert validation_metrics("biased_mf", (10,)) == ["rmse", "mae"]
+    with pytest.raises(ConfigError) as err:
+        check_spec(ExperimentSpec(model="bpr", ks=(10, 20), early_stopping="rmse"), IMPLICIT)
+    assert "'rmse', which validation does not report for bpr" in str(err.value)
+    assert "Monitor one of: ndcg@10, ndcg@20, recall@10, recall@20." in str(err.value)
+    with pytest.raises(ConfigError, match="does not report"):
+        check_spec(ExperimentSpec(model="biased_mf", early_stopping="ndcg@10"), RATED)
+    check_spec(ExperimentSpec(model="bpr", ks=(10, 20), early_stopping="recall@20"), IMPLICIT)
+    check_spec(ExperimentSpec(model="biased_mf", early_stopping="mae"), RATED)
+
+
+def test_early_stopping_needs_a_validation_part():
+    no_val = DataSummary("dataset 'd'", has_rating=True, has_validation=False)
+    with pytest.raises(ConfigError, match="needs a validation part"):
+        check_spec(ExperimentSpec(model="bpr", early_stopping="ndcg@10"), no_val)
+    check_spec(ExperimentSpec(model="bpr"), no_val)
+
+
+def test_bad_hyperparameters_and_cutoffs_are_refused():
+    with pytest.raises(ConfigError, match="no hyperparameter"):
+        check_spec(ExperimentSpec(model="bpr", params={"nope": 1}), RATED)
+    with pytest.raises(ConfigError, match="cutoffs"):
+        check_spec(ExperimentSpec(model="bpr", ks=()), RATED)
+    with pytest.raises(ConfigError, match="Unknown model"):
+        check_spec(ExperimentSpec(model="nope"), RATED)
+
+
+@pytest.mark.parametrize(("model", "implicit"), [("bpr", True), ("biased_mf", False), ("mlp", False)])
+def test_validation_metrics_match_what_the_validator_reports(model, implicit):
+    syn = generate_synthetic(n_users=40, n_items=30, n_interactions=600, implicit=implicit, seed=3)
+    data = prepare_from_frame(syn.interactions, split_config=SplitConfig(val_fraction=0.1, seed=1))
+    m = create(model, device="cpu", seed=0, epochs=1)
+    m.prepare(data.train)
+    m.train_epoch(1)
+    rating = m.task == "rating"
+    reported = validator(data.train, data.val, ks=(5, 10), rating=rating)(m)
+    assert sorted(reported) == sorted(validation_metrics(model, (5, 10)))
+
+
+def test_summaries_of_saved_datasets_references_and_prepared_data():
+    rated = generate_synthetic(n_users=30, n_items=20, n_interactions=300, seed=1)
+    implicit = generate_synthetic(n_users=30, n_items=20, n_interactions=300, implicit=True, seed=1)
+    DatasetStore().save("rated", rated.interactions)
+    DatasetStore().save("clicks", implicit.interactions)
+    s = summarize_dataset("clicks", split=SplitConfig(val_fraction=0.1))
+    assert s == DataSummary("dataset 'clicks'", has_rating=False, has_validation=True)
+    assert summarize_dataset("rated").has_rating and not summarize_dataset("rated").has_validation
+    # an implicit threshold turns ratings into clicks
+    thresholded = dataset_ref("rated", preprocess=PreprocessConfig(implicit_threshold=4.0))
+    assert summarize_ref(thresholded).has_rating is False
+    assert summarize_ref({"kind": "file", "data": "x.csv", "split": {"val_fraction": 0.2}}) == DataSummary(
+        "file 'x.csv'", has_rating=None, has_validation=True
+    )
+    with pytest.raises(ConfigError, match="No saved dataset"):
+        summarize_dataset("missing")
+    data = prepare_from_frame(implicit.interactions, split_config=SplitConfig(val_fraction=0.1, seed=1))
+    assert summarize_prepared(data, "file 'c.csv'") == DataSummary("file 'c.csv'", False, True)
