@@ -9,13 +9,15 @@ from ui import resources, state
 from ui.layout import guarded, page_header
 from ui.train import (
     ACTIVE,
+    data_summary,
     describe_split,
-    device_ui,
     gpu_memory_caption,
     hyperparams_ui,
     model_ui,
     options_ui,
     progress_panel,
+    recent_runs_ui,
+    spec_check_ui,
     training_data,
 )
 
@@ -26,18 +28,26 @@ dataset, split = training_data(state.active_dataset_name())
 st.markdown(f"**Data:** {dataset} · split: {describe_split(split)}")
 
 chosen = model_ui(describe_models())
+problem_slot = st.container()  # why this model cannot train on this data, right under the picker
 with st.expander("Hyperparameters", expanded=True):
     params = hyperparams_ui(list(get_model_class(chosen["name"]).schema), key=f"train.p.{chosen['name']}")
-c1, c2 = st.columns([2, 3])
-with c1:
-    device = device_ui(resources.device_infos())
-with c2:
-    options = options_ui(has_validation=bool(split.val_fraction or split.val_last_n))
+options = options_ui(
+    resources.device_infos(), model=chosen["name"], has_validation=bool(split.val_fraction or split.val_last_n)
+)
 name = st.text_input("Run name (optional)", key="train.name", placeholder=f"{chosen['name']} on {dataset}")
+spec = ExperimentSpec(model=chosen["name"], params=params, **options)
+with problem_slot:
+    # Checked before queueing: a run that can only fail is never started.
+    problem = spec_check_ui(spec, data_summary(dataset, split))
 
-if st.button("Train", type="primary", key="train.launch"):
+if st.button(
+    "Train",
+    type="primary",
+    key="train.launch",
+    disabled=problem is not None,
+    help="Fix the problem shown under Model first" if problem is not None else None,
+):
     with guarded():
-        spec = ExperimentSpec(model=chosen["name"], params=params, device=device, **options)
         run_id = runner.submit(spec, dataset_ref(dataset, split=split), name=name or None)
         runner.poll()
         state.flash(f"Queued run {run_id}: follow it below.")
@@ -71,19 +81,7 @@ live_panel()
 st.subheader("Recent runs")
 recent = [r for r in resources.run_store().list(limit=10) if r["status"] not in ACTIVE]
 if recent:
-    rows = [
-        {
-            "run": r.get("name") or r["id"],
-            "model": r["model"],
-            "status": r["status"],
-            "dataset": r.get("dataset_name"),
-            "ndcg@10": (r.get("metrics") or {}).get("ndcg@10"),
-            "rmse": (r.get("metrics") or {}).get("rmse"),
-            "error": r.get("error"),
-        }
-        for r in recent
-    ]
-    st.dataframe(rows, hide_index=True, width="stretch")
+    recent_runs_ui(recent)
     st.page_link("app_pages/compare.py", label="Compare runs", icon=":material/compare_arrows:")
 else:
     st.caption("Finished runs will be listed here.")

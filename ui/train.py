@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import streamlit as st
 
+from recsys_core import preflight
 from recsys_core.data.schema import SplitConfig
 from recsys_core.data.store import DatasetStore
 from recsys_core.device import DeviceInfo
+from recsys_core.errors import ConfigError
 from recsys_core.models.params import Param
 from ui import figures, resources, state
 
+if TYPE_CHECKING:
+    from recsys_core.experiment import ExperimentSpec
+
 ACTIVE = ("queued", "running")
 BUILTIN_NAME = "Built-in synthetic"
+KS = [1, 5, 10, 20, 50, 100]  # the evaluation cutoffs offered
 DEFAULT_SPLIT = SplitConfig(method="user_random", test_fraction=0.2, val_fraction=0.1, seed=42)
 
 
@@ -66,19 +72,89 @@ def device_ui(devices: list[DeviceInfo]) -> str:
     )
 
 
-def options_ui(has_validation: bool) -> dict[str, Any]:
-    """Seed, evaluation cutoffs and early stopping (only with a validation part)."""
-    c1, c2, c3 = st.columns(3)
-    seed = int(c1.number_input("Seed", 0, 2**31 - 1, 42, key="train.seed"))
-    ks = c2.multiselect("Evaluate at K", [1, 5, 10, 20, 50, 100], default=[10, 20], key="train.ks") or [10]
+def options_ui(devices: list[DeviceInfo], *, model: str, has_validation: bool) -> dict[str, Any]:
+    """Device, seed, evaluation cutoffs and early stopping (only with a validation part), as ``ExperimentSpec``
+    fields. The Monitor list offers only the metrics that ``model``'s per-epoch validation reports."""
+    # The cutoffs are pills, not a multiselect: a multiselect scrolls its chips sideways and hides some under
+    # its clear icon when the column is narrow; pills show every choice and wrap.
+    c_device, c_seed, c_ks = st.columns([3, 2, 4])
+    with c_device:
+        device = device_ui(devices)
+    seed = int(c_seed.number_input("Seed", 0, 2**31 - 1, 42, key="train.seed"))
+    ks = c_ks.pills(
+        "Evaluate at K",
+        KS,
+        selection_mode="multi",
+        default=[10, 20],
+        key="train.ks",
+        help="Top-K cutoffs of the metrics (ndcg@K, recall@K, …); choose one or more",
+    )
+    if not ks:
+        c_ks.caption("None chosen: evaluating at K = 10.")
+        ks = [10]
     early, patience = None, 3
+    c1, c2, c3 = st.columns(3)
     if has_validation:
-        if c3.toggle("Early stopping", key="train.early", help="Stop when the validation metric stops improving"):
-            early = c3.selectbox("Monitor", [f"ndcg@{min(ks)}", f"recall@{min(ks)}", "rmse"], key="train.monitor")
+        if c1.toggle("Early stopping", key="train.early", help="Stop when the validation metric stops improving"):
+            metrics = preflight.validation_metrics(model, ks)
+            early = c2.selectbox(
+                "Monitor", metrics, key="train.monitor", help=f"What {model}'s validation reports after each epoch"
+            )
             patience = int(c3.number_input("Patience (epochs)", 1, 50, 3, key="train.patience"))
     else:
-        c3.caption("Early stopping needs a validation part: set a validation share on the Data page.")
-    return {"seed": seed, "ks": tuple(sorted(ks)), "early_stopping": early, "patience": patience}
+        c1.caption("Early stopping needs a validation part: set a validation share on the Data page.")
+    return {"device": device, "seed": seed, "ks": tuple(sorted(ks)), "early_stopping": early, "patience": patience}
+
+
+def data_summary(name: str, split: SplitConfig) -> preflight.DataSummary:
+    """What the pre-queue checks need to know about the saved dataset ``name`` trained with ``split``."""
+    return preflight.summarize_dataset(name, split=split)
+
+
+def spec_check_ui(spec: ExperimentSpec, data: preflight.DataSummary) -> ConfigError | None:
+    """Show why ``spec`` cannot train on ``data`` (a warning naming what to choose instead); returns the
+    problem, or None when the spec is fine."""
+    problem = preflight.spec_problem(spec, data)
+    if problem is not None:
+        st.warning(str(problem), icon=":material/block:")
+    return problem
+
+
+def recent_runs_ui(runs: list[dict[str, Any]]) -> None:
+    """The recent (ended) runs as a table, and below it the full error of a failed run (newest by default)."""
+    rows = [
+        {
+            "run": r.get("name") or r["id"],
+            "model": r["model"],
+            "status": r["status"],
+            "dataset": r.get("dataset_name"),
+            "ndcg@10": (r.get("metrics") or {}).get("ndcg@10"),
+            "rmse": (r.get("metrics") or {}).get("rmse"),
+            "error": r.get("error"),
+        }
+        for r in runs
+    ]
+    st.dataframe(
+        rows,
+        hide_index=True,
+        width="stretch",
+        column_config={"error": st.column_config.TextColumn("error", help="The full message is shown below")},
+        key="train.recent",
+    )
+    failed = {r["id"]: r for r in runs if r.get("error")}
+    if not failed:
+        return
+    run_id = next(iter(failed))
+    if len(failed) > 1:
+        run_id = st.selectbox(
+            "Read the error of",
+            list(failed),
+            format_func=lambda i: f"{failed[i].get('name') or i} · {failed[i]['model']} · {failed[i]['status']}",
+            key="train.recent.error_run",
+        )
+    run = failed[run_id]
+    label = run.get("name") or run_id
+    st.error(f"**{label}** ({run['model']}) {run['status']}: {run['error']}", icon=":material/error:")
 
 
 def training_data(name: str) -> tuple[str, SplitConfig]:
