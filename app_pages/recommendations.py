@@ -3,7 +3,7 @@ similar items and downloads."""
 
 import streamlit as st
 
-from recsys_core.inspection import history, list_overlap, recommendations, similar, what_if
+from recsys_core.inspection import list_overlap, similar, what_if
 from ui import recs
 from ui.layout import guarded, page_header
 
@@ -31,16 +31,21 @@ with guarded():
 if user is None:
     st.stop()
 train, items = loaded.data.train, loaded.items
-hist = history(train, user, items)
-base = recommendations(loaded.model, train, user, k=k, test=loaded.data.test, items=items)
+new_user = recs.is_new_user(user)
+hist = recs.user_history(loaded, user)
+base = recs.top_k(loaded, user, k)
 hits = int(base["in_test"].sum()) if "in_test" in base else 0
 
-st.subheader(f"User {user}")
+st.subheader("New user (empty history)" if new_user else f"User {user}")
+if new_user:
+    st.info(recs.new_user_note(loaded, base), icon=":material/person_add:")
 left, right = st.columns([2, 3])
 left.markdown(f"**History** · {len(hist):,} training interactions")
 with left:
     recs.show_history(hist)
-right.markdown(f"**Top {k}** from {loaded.run['name']} · {hits} test hit{'s' if hits != 1 else ''}")
+right.markdown(
+    f"**Top {k}** from {loaded.run['name']}" + ("" if new_user else f" · {hits} test hit{'s' if hits != 1 else ''}")
+)
 with right:
     recs.show_recommendations(base, key="recs.top")
 
@@ -58,23 +63,24 @@ with tab_side:
         other_id = recs.run_ui(same_data, key="recs.other", label="Compare with")
         with guarded(), st.spinner("Loading the other run…"):
             other = recs.load_run(other_id)
-            theirs = recommendations(other.model, train, user, k=k, test=loaded.data.test, items=items)
+            theirs = recs.top_k(loaded, user, k, model=other.model)
             a, b = list_overlap(base, theirs)
             st.caption(f"{int(a['in_both'].sum())} of {k} items in both lists (highlighted).")
             sa, sb = st.columns(2)
             sa.markdown(f"**{loaded.run['name']}**")
             sb.markdown(f"**{other.run['name']}**")
+            a, b = a.drop(columns="because", errors="ignore"), b.drop(columns="because", errors="ignore")
             with sa:
-                recs.show_recommendations(a.drop(columns="because"), key="recs.side.a", highlight="in_both")
+                recs.show_recommendations(a, key="recs.side.a", highlight="in_both")
             with sb:
-                recs.show_recommendations(b.drop(columns="because"), key="recs.side.b", highlight="in_both")
+                recs.show_recommendations(b, key="recs.side.b", highlight="in_both")
 
 with tab_whatif:
     st.caption("Edit the history: the list re-ranks at once (the model folds the new history in; no retraining).")
     edits, ranked = st.columns([2, 3])
     with guarded():
         with edits:
-            edit = recs.what_if_ui(loaded, hist)
+            edit = recs.what_if_ui(loaded, hist, user=user)
         result = what_if(loaded.model, train, edit.items, ratings=edit.ratings, baseline=base, k=k, items=items)
         moved_in = int((result.ranking["change"] == "new").sum())
         with ranked:
@@ -87,12 +93,18 @@ with tab_whatif:
             st.dataframe(result.dropped, hide_index=True, width="stretch", key="recs.whatif.dropped")
 
 with tab_similar:
-    labels = recs.item_labels(loaded)
-    first = hist["item"].iloc[-1] if len(hist) else next(iter(labels))
-    options = list(labels)
-    item = st.selectbox("Item", options, index=options.index(first), format_func=labels.get, key="recs.similar.item")
-    with guarded():
-        st.dataframe(similar(loaded.model, train, item, k=k, items=items), hide_index=True, width="stretch")
+    note = recs.similar_items_note(loaded)
+    if note:
+        st.info(note, icon=":material/info:")
+    else:
+        labels = recs.item_labels(loaded)
+        first = hist["item"].iloc[-1] if len(hist) else next(iter(labels))
+        options = list(labels)
+        item = st.selectbox(
+            "Item", options, index=options.index(first), format_func=labels.get, key="recs.similar.item"
+        )
+        with guarded():
+            st.dataframe(similar(loaded.model, train, item, k=k, items=items), hide_index=True, width="stretch")
 
 with tab_download:
     run = loaded.run

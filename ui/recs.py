@@ -7,6 +7,7 @@ same data share one copy.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shlex
@@ -21,13 +22,16 @@ import pandas as pd
 import streamlit as st
 
 from recsys_core.experiment import PreparedData
-from recsys_core.inspection import find_user, item_metadata, sample_users
+from recsys_core.inspection import find_user, history, item_metadata, recommendations, sample_users, what_if
 from recsys_core.models.base import Recommender, load_model
 from recsys_core.runs.store import rerun_command
 from recsys_core.runs.worker import load_data
 from ui import resources
 
 SEGMENTS = {"heavy": "Heavy users (top 10%)", "light": "Light users", "cold": "Cold users (< 5 interactions)"}
+# What user_ui returns for "New user (empty history)": a user with no training data, built up in What-if.
+NEW_USER = "(new user)"
+HOW = ["Random", "By id", "From a segment", "New user (empty history)"]
 
 
 @dataclass
@@ -95,17 +99,29 @@ def run_ui(runs: list[dict[str, Any]], *, key: str, label: str = "Run") -> str:
     return st.selectbox(label, ids, format_func=labels.get, key=key)
 
 
+def is_new_user(user: Any) -> bool:
+    """Whether ``user`` is the brand-new user of "New user (empty history)" rather than a training user."""
+    return isinstance(user, str) and user == NEW_USER
+
+
 def user_ui(loaded: LoadedRun, *, key: str = "recs.user") -> Any:
-    """Pick a user: random (with a 'another' button), by id, or from a segment. Returns an original id."""
+    """Pick a user: random (with a 'another' button), by id, from a segment, or a new user with an empty
+    history. Returns an original id, :data:`NEW_USER`, or None while there is nothing to show yet."""
     train = loaded.data.train
-    c1, c2 = st.columns([2, 3])
-    how = c1.segmented_control(
-        "Pick a user", ["Random", "By id", "From a segment"], default="Random", required=True, key=f"{key}.how"
-    )
+    how = st.segmented_control("Pick a user", HOW, default="Random", required=True, key=f"{key}.how")
+    c2, _ = st.columns([1, 1])  # the choice's own inputs, on a row below so that neither is squeezed
     if how == "By id":
-        return find_user(train, c2.text_input("User id", key=f"{key}.id", placeholder="e.g. 42"))
+        example = train.users.to_ids([0])[0] if len(train.users) else 42
+        text = c2.text_input("User id", key=f"{key}.id", placeholder=f"e.g. {example}")
+        if not text.strip():
+            c2.caption("Type a user id to open their history and recommendations.")
+            return None
+        return find_user(train, text)
+    if how == HOW[3]:
+        c2.caption("Starts from an empty history: add items in the What-if tab and the list re-ranks at once.")
+        return NEW_USER
     if how == "From a segment":
-        s1, s2 = c2.columns(2)
+        s1, s2, _ = st.columns([2, 2, 1])
         segment = s1.selectbox("Segment", list(SEGMENTS), format_func=SEGMENTS.get, key=f"{key}.segment")
         users = sample_users(train, segment, n=20)
         if not len(users):
@@ -119,6 +135,54 @@ def user_ui(loaded: LoadedRun, *, key: str = "recs.user") -> Any:
         st.session_state[seed_key] = st.session_state.get(seed_key, 0) + 1
     users = sample_users(train, "random", n=1, seed=st.session_state.get(seed_key, 0))
     return users[0] if len(users) else None
+
+
+def user_history(loaded: LoadedRun, user: Any) -> pd.DataFrame:
+    """The user's training history (``recsys_core.inspection.history``); empty, same columns, for a new user."""
+    train = loaded.data.train
+    if not is_new_user(user):
+        return history(train, user, loaded.items)
+    columns: dict[str, pd.Series] = {
+        "item": pd.Series(train.items.to_ids(np.arange(0))),
+        "title": pd.Series([], dtype=object),
+        "genres": pd.Series([], dtype=object),
+    }
+    if train.rating is not None:
+        columns["rating"] = pd.Series([], dtype=np.float32)
+    if train.timestamp is not None:
+        columns["time"] = pd.Series([], dtype="datetime64[ns]")
+    return pd.DataFrame(columns)
+
+
+def top_k(loaded: LoadedRun, user: Any, k: int, *, model: Recommender | None = None) -> pd.DataFrame:
+    """The top-``k`` of ``model`` (default: the run's) for ``user`` on the run's data: a training user through
+    ``recommendations`` (test hits, reasons), a new user through ``fold_in`` of an empty history."""
+    model = model or loaded.model
+    train = loaded.data.train
+    if is_new_user(user):
+        ratings = [] if loaded.has_ratings else None
+        return what_if(model, train, [], ratings=ratings, k=k, items=loaded.items).ranking.drop(columns="change")
+    return recommendations(model, train, user, k=k, test=loaded.data.test, items=loaded.items)
+
+
+def new_user_note(loaded: LoadedRun, top: pd.DataFrame) -> str:
+    """What a brand-new user's top-K means, and what to do next."""
+    model = loaded.run["model"]
+    if len(top) and top["score"].nunique() <= 1:
+        text = f"A new user with no history: {model} scores every item the same, so this list is arbitrary."
+    else:
+        text = f"A new user with no history: this is what {model} recommends to someone it knows nothing about."
+    return text + " Add items in the What-if tab to build the user's history; the list re-ranks at once."
+
+
+def similar_items_note(loaded: LoadedRun) -> str | None:
+    """Why the run's model cannot list similar items (it has neither item vectors nor a ``similar_items`` of
+    its own), or None when it can."""
+    cls = type(loaded.model)
+    if cls.similar_items is not Recommender.similar_items or cls.item_vectors is not Recommender.item_vectors:
+        return None
+    name = loaded.run.get("model") or cls.name
+    return f"Similar items need item vectors; {name} has none. Pick a run of another model."
 
 
 def item_labels(loaded: LoadedRun) -> dict[Any, str]:
@@ -150,27 +214,84 @@ class HistoryEdit:
     changed: bool
 
 
-def what_if_ui(loaded: LoadedRun, hist: pd.DataFrame, *, key: str = "recs.whatif") -> HistoryEdit:
-    """Remove and add history items (searchable by title) and, with ratings, edit them in a table."""
+EDITS = "recs.whatif.edits"  # {(run id, user, item): rating} typed in the what-if ratings table
+
+
+def _user_token(user: Any) -> tuple[str, str]:
+    # ids reach the page as numpy or Python scalars depending on how the user was picked: compare them as text
+    return ("new", "") if is_new_user(user) else ("id", str(user))
+
+
+def _rating_edits() -> dict[tuple[Any, ...], float]:
+    return st.session_state.setdefault(EDITS, {})
+
+
+def _reset_what_if(key: str, run_id: str, who: tuple[str, str]) -> None:
+    """Back to the original history: no removals, additions or rating edits, and a fresh ratings table."""
+    st.session_state[f"{key}.remove"] = []
+    st.session_state[f"{key}.add"] = []
+    edits = _rating_edits()
+    for k in [k for k in edits if k[:2] == (run_id, who)]:
+        del edits[k]
+    st.session_state[f"{key}.generation"] = st.session_state.get(f"{key}.generation", 0) + 1
+
+
+def what_if_ui(loaded: LoadedRun, hist: pd.DataFrame, *, user: Any, key: str = "recs.whatif") -> HistoryEdit:
+    """Remove and add history items (searchable by title) and, with ratings, edit them in a table.
+
+    Rating edits are kept in session state by (run, user, item): adding or removing other items keeps them,
+    removing an item drops its edit, and "Reset" restores the original history. Another run or user starts
+    from that user's own history (with the rating edits made for them earlier)."""
+    run_id = str(loaded.run["id"])
+    who = _user_token(user)
+    scope = f"{run_id}|{who}"
+    if st.session_state.get(f"{key}.scope") != scope:  # another run or user: no removals or additions yet
+        st.session_state[f"{key}.remove"] = []
+        st.session_state[f"{key}.add"] = []
+        st.session_state[f"{key}.scope"] = scope
     labels = item_labels(loaded)
     current = hist["item"].tolist()
-    removed = st.multiselect(
-        "Remove from the history", current, format_func=labels.get, key=f"{key}.remove", placeholder="Type a title"
-    )
+    removed: list[Any] = []
+    if current:
+        removed = st.multiselect(
+            "Remove from the history", current, format_func=labels.get, key=f"{key}.remove", placeholder="Type a title"
+        )
     in_history = set(current)
     addable = [i for i in labels if i not in in_history]
     added = st.multiselect(
         "Add to the history", addable, format_func=labels.get, key=f"{key}.add", placeholder="Type a title"
     )
+    st.button(
+        "Reset to the original history" if current else "Start over (empty history)",
+        key=f"{key}.reset",
+        icon=":material/undo:",
+        on_click=_reset_what_if,
+        args=(key, run_id, who),
+    )
     gone = set(removed)
     items = [i for i in current if i not in gone] + list(added)
     if not loaded.has_ratings:
         return HistoryEdit(items, None, bool(removed or added))
+
+    edits = _rating_edits()
+    keep = set(items)
+    for k in [k for k in edits if k[:2] == (run_id, who) and k[2] not in keep]:
+        del edits[k]  # the item left the history: its edit goes with it
     old = dict(zip(current, hist["rating"].astype(float).tolist()))
-    default = float(hist["rating"].max()) if len(hist) else 5.0  # an added item reads as "I liked this"
-    table = pd.DataFrame({"item": [labels[i] for i in items], "rating": [old.get(i, default) for i in items]})
-    # Keyed by the row set so edits made for one set of rows are never applied to another.
-    digest = abs(hash(tuple(str(i) for i in items))) % 10**8
+    train_ratings = loaded.data.train.rating
+    if len(hist):
+        default = float(hist["rating"].max())  # an added item reads as "I liked this"
+    else:
+        default = float(np.max(train_ratings)) if len(train_ratings) else 5.0
+    base = [old.get(i, default) for i in items]
+    if not items:
+        st.caption("The history is empty: add items above, then rate them here.")
+        return HistoryEdit([], [], bool(removed or added))
+    shown = [edits.get((run_id, who, i), b) for i, b in zip(items, base)]
+    table = pd.DataFrame({"item": [labels[i] for i in items], "rating": shown})
+    # One editor per row set (its edit state is by row position), starting from the stored edits.
+    generation = st.session_state.get(f"{key}.generation", 0)
+    digest = hashlib.sha1(repr((scope, generation, [str(i) for i in items])).encode()).hexdigest()[:12]
     edited = st.data_editor(
         table,
         key=f"{key}.ratings.{digest}",
@@ -180,8 +301,14 @@ def what_if_ui(loaded: LoadedRun, hist: pd.DataFrame, *, key: str = "recs.whatif
         height=300,
         column_config={"rating": st.column_config.NumberColumn("rating", help="Edit to re-rank", format="%.1f")},
     )
-    ratings = pd.to_numeric(edited["rating"], errors="coerce").fillna(default).astype(float).tolist()
-    changed = bool(removed or added) or ratings != [old.get(i, default) for i in items]
+    typed = pd.to_numeric(edited["rating"], errors="coerce").to_numpy(dtype=float)
+    ratings = [float(v) if np.isfinite(v) else b for v, b in zip(typed, base)]  # a cleared cell: the original
+    for i, r, b in zip(items, ratings, base):
+        if r != b:
+            edits[(run_id, who, i)] = r
+        else:
+            edits.pop((run_id, who, i), None)
+    changed = bool(removed or added) or ratings != base
     return HistoryEdit(items, ratings, changed)
 
 

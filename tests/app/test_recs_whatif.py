@@ -1,0 +1,205 @@
+"""AppTest for Recommendations → What-if and the user picker (QA #7, #13): rating edits survive adding and
+removing other items, a reset restores the history, "By id" prompts instead of erroring, and a brand-new user
+starts from an empty history."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys_core.data.schema import SplitConfig
+from recsys_core.data.store import DatasetStore
+from recsys_core.data.synthetic import generate_synthetic
+from recsys_core.experiment import ExperimentSpec
+from recsys_core.inspection import what_if
+from recsys_core.models.base import load_model
+from recsys_core.runs.jobs import dataset_ref
+from recsys_core.runs.worker import load_data, train_and_record
+from tests.app.conftest import open_page
+from ui import recs
+
+PAGE = "app_pages/recommendations.py"
+
+
+@pytest.fixture
+def rated(reclab_home) -> dict:
+    """A biased_mf and a popularity run on one small rated dataset with titles."""
+    syn = generate_synthetic(n_users=80, n_items=50, n_interactions=1600, seed=5)
+    DatasetStore().save("rated", syn.interactions, items=syn.items)
+    ref = dataset_ref("rated", split=SplitConfig(seed=1))
+    data, about = load_data(ref)
+    ids = {}
+    for model, params in (("biased_mf", {"epochs": 3}), ("popularity", {})):
+        spec = ExperimentSpec(model=model, params=params, device="cpu", ks=(5,))
+        ids[model], _ = train_and_record(spec, data, ref, name=f"{model} run", about=about)
+    return {"ids": ids, "data": data, "items": syn.items}
+
+
+def _ok(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _open(run_id: str, user=None):
+    at = open_page(PAGE)
+    at.selectbox(key="recs.run").set_value(run_id).run()
+    if user is not None:
+        _by_id(at, user)
+    _ok(at)
+    return at
+
+
+def _by_id(at, user) -> None:
+    at.segmented_control(key="recs.user.how").set_value("By id").run()
+    at.text_input(key="recs.user.id").input(str(user)).run()
+
+
+def _read_only(at) -> list[pd.DataFrame]:
+    return [d.value for d in at.dataframe if d.proto.editing_mode == 0]
+
+
+def _history(at) -> pd.DataFrame:
+    (frame,) = [f for f in _read_only(at) if {"item", "title", "genres"} <= set(f) and "rank" not in f]
+    return frame
+
+
+def _whatif(at) -> pd.DataFrame:
+    (frame,) = [f for f in _read_only(at) if {"rank", "change"} <= set(f)]
+    return frame
+
+
+def _editor(at):
+    (editor,) = at.data_editor
+    return editor
+
+
+def _edit_rating(at, row: int, rating: float) -> None:
+    """What a browser does when a rating cell is typed in (AppTest seeds a keyed editor's edit state)."""
+    key = _editor(at).key
+    at.session_state[key] = {"edited_rows": {str(row): {"rating": rating}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    _ok(at)
+
+
+def _expected(run_id: str, data, items: list, ratings: list[float], k: int = 5) -> list:
+    run = recs.resources.run_store().get(run_id, with_history=False)
+    model = load_model(run["artifacts"]["model"], device="cpu")
+    return what_if(model, data.train, items, ratings=ratings, k=k).ranking["item"].tolist()
+
+
+def _label_ids(at) -> list[str]:
+    return [label.rsplit(" (", 1)[1].rstrip(")") for label in _editor(at).value["item"]]
+
+
+def test_rating_edits_survive_adding_and_removing_other_items(rated):
+    run_id, data = rated["ids"]["biased_mf"], rated["data"]
+    user = data.train.users.to_ids([3])[0]
+    at = _open(run_id, user)
+    hist = _history(at)
+    items, ratings = hist["item"].tolist(), hist["rating"].astype(float).tolist()
+    assert len(items) >= 4 and _editor(at).value["rating"].tolist() == ratings
+    initial = _whatif(at)
+    row = next(i for i, r in enumerate(ratings) if r != 1.0)
+    edited_item = items[row]
+
+    _edit_rating(at, row, 1.0)  # e.g. item 44: 3.0 → 1.0
+    with_edit = [*ratings[:row], 1.0, *ratings[row + 1 :]]
+    assert _whatif(at)["item"].tolist() == _expected(run_id, data, items, with_edit)
+
+    # add an item: the edit stays, in the table and in the re-ranking; the new item reads as "liked"
+    new = next(i for i in data.train.items.to_ids(np.arange(data.train.n_items)).tolist() if i not in items)
+    at.multiselect(key="recs.whatif.add").set_value([new]).run()
+    _ok(at)
+    table = _editor(at).value
+    assert _label_ids(at) == [str(i) for i in [*items, new]]
+    assert table["rating"].tolist() == [*with_edit, max(ratings)]
+    assert _whatif(at)["item"].tolist() == _expected(run_id, data, [*items, new], [*with_edit, max(ratings)])
+
+    # remove another item: the edit still stays
+    other = next(i for i in items if i != edited_item)
+    at.multiselect(key="recs.whatif.remove").set_value([other]).run()
+    _ok(at)
+    kept = [i for i in items if i != other]
+    kept_ratings = [r for i, r in zip(items, with_edit) if i != other]
+    assert _editor(at).value["rating"].tolist() == [*kept_ratings, max(ratings)]
+    assert _whatif(at)["item"].tolist() == _expected(run_id, data, [*kept, new], [*kept_ratings, max(ratings)])
+
+    # removing the edited item drops its edit: put back, it has its original rating
+    at.multiselect(key="recs.whatif.remove").set_value([other, edited_item]).run()
+    _ok(at)
+    at.multiselect(key="recs.whatif.remove").set_value([other]).run()
+    _ok(at)
+    restored = [r for i, r in zip(items, ratings) if i != other]
+    assert _editor(at).value["rating"].tolist() == [*restored, max(ratings)]
+
+    # reset: the original history, no edits, the original list
+    _edit_rating(at, 0, 2.5)
+    at.button(key="recs.whatif.reset").click().run()
+    _ok(at)
+    assert at.multiselect(key="recs.whatif.remove").value == [] and at.multiselect(key="recs.whatif.add").value == []
+    assert _editor(at).value["rating"].tolist() == ratings
+    pd.testing.assert_frame_equal(_whatif(at), initial)
+    assert "no edits yet" in " ".join(m.value for m in at.markdown)
+
+
+def test_rating_edits_belong_to_their_user(rated):
+    run_id, data = rated["ids"]["biased_mf"], rated["data"]
+    alice, bob = data.train.users.to_ids([3, 4]).tolist()
+    at = _open(run_id, alice)
+    alice_ratings = _editor(at).value["rating"].tolist()
+    _edit_rating(at, 0, 1.5 if alice_ratings[0] != 1.5 else 2.5)
+    at.run()  # the table passed to the editor shows the stored edit from the next run on
+    edited = _editor(at).value["rating"].tolist()
+    assert edited != alice_ratings
+
+    _by_id(at, bob)
+    _ok(at)
+    assert _editor(at).value["rating"].tolist() == _history(at)["rating"].astype(float).tolist()
+    assert at.multiselect(key="recs.whatif.remove").value == []
+
+    _by_id(at, alice)
+    _ok(at)
+    assert _editor(at).value["rating"].tolist() == edited
+
+
+def test_by_id_prompts_before_anything_is_typed(rated):
+    at = open_page(PAGE)
+    at.segmented_control(key="recs.user.how").set_value("By id").run()
+    _ok(at)
+    assert any("Type a user id to open" in c.value for c in at.caption)
+    assert not _read_only(at)  # nothing drawn until there is an id
+    at.text_input(key="recs.user.id").input("   ").run()
+    _ok(at)
+    at.text_input(key="recs.user.id").input("no-such-user").run()
+    assert any("not in this run's data" in e.value for e in at.error)
+
+
+def test_new_user_starts_from_an_empty_history(rated):
+    run_id, data = rated["ids"]["biased_mf"], rated["data"]
+    at = _open(run_id)
+    at.segmented_control(key="recs.user.how").set_value("New user (empty history)").run()
+    _ok(at)
+    assert at.subheader[0].value == "New user (empty history)"
+    assert "A new user with no history" in at.info[0].value
+    assert _history(at).empty
+    top = next(f for f in _read_only(at) if "rank" in f and "change" not in f and "in_both" not in f)
+    assert top["item"].tolist() == _expected(run_id, data, [], [])
+    # nothing to remove; add two items and the list re-ranks from them
+    assert not [m for m in at.multiselect if m.key == "recs.whatif.remove"]
+    a, b = top["item"].tolist()[:2]
+    at.multiselect(key="recs.whatif.add").set_value([a, b]).run()
+    _ok(at)
+    top_rating = float(np.max(data.train.rating))
+    assert _editor(at).value["rating"].tolist() == [top_rating, top_rating]
+    ranking = _whatif(at)
+    assert ranking["item"].tolist() == _expected(run_id, data, [a, b], [top_rating, top_rating])
+    assert not {a, b} & set(ranking["item"])
+    _edit_rating(at, 1, 1.0)
+    assert _whatif(at)["item"].tolist() == _expected(run_id, data, [a, b], [top_rating, 1.0])
+    # side by side with the popularity run works for a new user too
+    side = [f for f in _read_only(at) if "in_both" in f]
+    assert len(side) == 2 and all(len(f) == 5 for f in side)
+    at.button(key="recs.whatif.reset").click().run()
+    _ok(at)
+    assert at.multiselect(key="recs.whatif.add").value == [] and not at.data_editor
