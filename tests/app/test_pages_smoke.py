@@ -27,7 +27,7 @@ def test_every_page_renders_with_an_uploaded_dataset_active():
     at.switch_page("app_pages/data.py").run()
     at.segmented_control(key="data.source").set_value("upload").run()
     at.file_uploader(key="data.upload").set_value(("shop.csv", data, "text/csv")).run()
-    at.text_input(key="data.save.name").set_value("shop").run()
+    next(t for t in at.text_input if t.label == "Dataset name").set_value("shop").run()
     at.button(key="data.save").click().run()
     assert not at.exception
     for page in PAGES:

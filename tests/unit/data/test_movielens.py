@@ -234,7 +234,7 @@ def test_server_error_is_download_failed(tmp_path: Path, server: tuple[str, Path
     err = info.value
     assert err.code == "download_failed"
     assert "404" in err.message
-    assert "Load a local MovieLens folder" in err.hint
+    assert "File or MovieLens folder on the server" in err.hint
     assert not (tmp_path / "cache" / "ml-100k").exists()
 
 
