@@ -63,11 +63,13 @@ def summarize_dataset(
     *,
     split: SplitConfig | Mapping[str, Any] | None = None,
     preprocess: PreprocessConfig | Mapping[str, Any] | None = None,
+    fingerprint: str | None = None,
 ) -> DataSummary:
-    """Facts about a saved dataset (read from its ``dataset.json``; the interactions are not loaded)."""
+    """Facts about a saved dataset, its current version or the one with ``fingerprint`` (read from its
+    ``dataset.json``; the interactions are not loaded)."""
     from recsys_core.data.store import DatasetStore
 
-    info = DatasetStore().info(name)
+    info = DatasetStore().info(name, fingerprint) if fingerprint else DatasetStore().info(name)
     return DataSummary(
         label=f"dataset '{info.name}'",
         has_rating=bool(info.has_rating) and _keeps_ratings(preprocess),
@@ -80,7 +82,12 @@ def summarize_ref(ref: Mapping[str, Any]) -> DataSummary:
     they have ratings stays unknown for the ``file`` and ``files`` kinds."""
     kind = ref.get("kind")
     if kind == "dataset":
-        return summarize_dataset(str(ref.get("name", "")), split=ref.get("split"), preprocess=ref.get("preprocess"))
+        return summarize_dataset(
+            str(ref.get("name", "")),
+            split=ref.get("split"),
+            preprocess=ref.get("preprocess"),
+            fingerprint=ref.get("fingerprint"),
+        )
     if kind == "file":
         return DataSummary(label=f"file '{ref.get('data')}'", has_validation=_split_has_validation(ref.get("split")))
     if kind == "files":

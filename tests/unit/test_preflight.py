@@ -103,6 +103,10 @@ def test_summaries_of_saved_datasets_references_and_prepared_data():
     # an implicit threshold turns ratings into clicks
     thresholded = dataset_ref("rated", preprocess=PreprocessConfig(implicit_threshold=4.0))
     assert summarize_ref(thresholded).has_rating is False
+    # a reference pinned to a version is judged by that version, even after the dataset is replaced
+    pinned = dataset_ref("rated")
+    DatasetStore().save("rated", implicit.interactions, overwrite=True)
+    assert summarize_ref(pinned).has_rating is True and summarize_dataset("rated").has_rating is False
     assert summarize_ref({"kind": "file", "data": "x.csv", "split": {"val_fraction": 0.2}}) == DataSummary(
         "file 'x.csv'", has_rating=None, has_validation=True
     )
