@@ -81,6 +81,14 @@ with guarded():
         persist_state="session",
     )
     replace = c2.checkbox("Replace if it exists", key="data.save.replace")
+    used = resources.runs_using_dataset(name)
+    if used:
+        st.info(
+            f"{used} run{'s were' if used > 1 else ' was'} trained on '{name}'. Replacing it keeps their data as "
+            "an older version, so they still load exactly; `python -m recsys_core data prune` frees the versions "
+            "no run needs.",
+            icon=":material/history:",
+        )
     if st.button("Save and make active", type="primary", key="data.save"):
         info = resources.dataset_store().save(
             name,

@@ -42,6 +42,20 @@ def dataset_store() -> DatasetStore:
     return DatasetStore()
 
 
+def runs_using_dataset(name: str) -> int:
+    """How many runs were trained on the saved dataset ``name`` (0 when it does not exist or the name is
+    invalid: saving says what is wrong with a name)."""
+    from recsys_core.errors import ConfigError
+    from recsys_core.runs.jobs import runs_on_dataset
+
+    try:
+        if not dataset_store().exists(name):
+            return 0
+    except ConfigError:
+        return 0
+    return len(runs_on_dataset(name, run_store()))
+
+
 @st.cache_data(show_spinner=False, max_entries=1)
 def builtin_dataset() -> SyntheticData:
     return builtin_default()

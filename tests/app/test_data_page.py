@@ -93,3 +93,18 @@ def test_save_makes_the_dataset_active(reclab_home):
     assert (reclab_home / "datasets" / "my events" / "interactions.parquet").exists()
     assert any("Saved 'my events'" in s.value for s in at.success)
     assert any("my events" in m.value for m in at.sidebar.markdown)
+
+
+def test_replacing_a_dataset_that_runs_use_says_their_data_is_kept(reclab_home):
+    from recsys_core.runs.store import RunStore
+
+    at = _upload(open_page(PAGE), _csv())
+    _text_input(at, "Dataset name").set_value("my events").run()
+    assert not any("trained on" in i.value for i in at.info)  # no such dataset yet
+    at.button(key="data.save").click().run()
+    RunStore(home=reclab_home).create(
+        model="ease", data_ref={"kind": "dataset", "name": "my events"}, dataset_name="my events"
+    )
+    at.run()
+    notes = [i.value for i in at.info if "trained on 'my events'" in i.value]
+    assert notes and "1 run was trained" in notes[0] and "older version" in notes[0]
