@@ -159,6 +159,7 @@ def _active_ui() -> SourceData:
     )
     if chosen != current:
         state.set_active_dataset(chosen)
+        st.rerun()  # the sidebar, drawn before the page, shows the new active dataset at once
     active = resources.active_data(chosen)
     return SourceData(active.label, active.interactions, active.items, source={"kind": "saved", "name": chosen})
 

@@ -30,8 +30,7 @@ def test_a_chosen_dataset_is_still_active_after_a_reload_and_on_train():
     assert sidebar_dataset(at) == "**Dataset:** Built-in synthetic"
     at.selectbox(key="data.active").set_value("qa_good").run()
     assert not at.exception
-    at.run()  # the sidebar is drawn before the page: it shows the choice from the next run on
-    assert sidebar_dataset(at) == "**Dataset:** qa_good"
+    assert sidebar_dataset(at) == "**Dataset:** qa_good"  # at once: the page reruns after the choice
 
     reloaded = open_page(TRAIN)  # F5, or /train in a new tab: a new session
     assert sidebar_dataset(reloaded) == "**Dataset:** qa_good"
