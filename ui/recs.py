@@ -22,10 +22,10 @@ import pandas as pd
 import streamlit as st
 
 from recsys_core.experiment import PreparedData
-from recsys_core.inspection import find_user, history, item_metadata, recommendations, sample_users, what_if
+from recsys_core.inspection import find_user, history, recommendations, sample_users, what_if
 from recsys_core.models.base import Recommender, load_model
 from recsys_core.runs.store import rerun_command
-from recsys_core.runs.worker import load_data
+from recsys_core.runs.worker import load_run_data, run_data_key
 from ui import resources
 
 SEGMENTS = {"heavy": "Heavy users (top 10%)", "light": "Light users", "cold": "Cold users (< 5 interactions)"}
@@ -66,11 +66,10 @@ def run_label(run: dict[str, Any]) -> str:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _prepared(ref_json: str) -> tuple[PreparedData, pd.DataFrame | None]:
-    # Rebuilt deterministically from the reference (the same code path the worker trained on).
-    ref = json.loads(ref_json)
-    data, _ = load_data(ref)
-    return data, item_metadata(ref)
+def _prepared(key: str) -> tuple[PreparedData, pd.DataFrame | None]:
+    # The run's own data version, rebuilt by the worker's code path and checked against the run's stored data
+    # fingerprint: a DataError (shown by guarded()) when that data changed since. Keyed by run_data_key(run).
+    return load_run_data(json.loads(key))
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -87,7 +86,7 @@ def load_run(run_id: str) -> LoadedRun:
     folder = run["artifacts"].get("model")
     if not folder or not Path(folder).exists():
         raise ConfigError(f"Run '{run['name']}' has no saved model.", field="run", hint="Pick another run.")
-    data, items = _prepared(json.dumps(run["data_ref"], sort_keys=True))
+    data, items = _prepared(run_data_key(run))
     return LoadedRun(run, _model(run_id, folder), data, items)
 
 
@@ -187,12 +186,12 @@ def similar_items_note(loaded: LoadedRun) -> str | None:
 
 def item_labels(loaded: LoadedRun) -> dict[Any, str]:
     """``{item id: "title (id)"}`` over the run's whole catalogue (for searchable selects; cached per data)."""
-    return _item_labels(json.dumps(loaded.run["data_ref"], sort_keys=True))
+    return _item_labels(run_data_key(loaded.run))
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _item_labels(ref_json: str) -> dict[Any, str]:
-    data, items = _prepared(ref_json)
+def _item_labels(key: str) -> dict[Any, str]:
+    data, items = _prepared(key)
     ids = data.items.to_ids(np.arange(len(data.items)))
     text = ids.astype(str)
     titles = text
