@@ -65,6 +65,9 @@ def _progress(record, model) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
     data = prepare_data(args)
+    from recsys_core.preflight import check_spec, summarize_prepared
+
+    check_spec(spec, summarize_prepared(data, f"file '{args.data or args.train}'"))
     run_id, result = record_train(args, spec, data, [] if args.quiet else [_progress])
     if args.save_recs:
         recommendations_frame(result.model, data, k=max(spec.ks)).to_csv(args.save_recs, index=False)

@@ -313,6 +313,9 @@ class JobRunner:
         """
         spec_obj = spec_from_dict(spec.to_dict() if hasattr(spec, "to_dict") else dict(spec))
         ref = check_data_ref(data_ref)
+        from recsys_core.preflight import check_spec, summarize_ref
+
+        check_spec(spec_obj, summarize_ref(ref))  # a run that can only fail is refused before it is queued
         dataset_name, dataset_fp = describe_data(ref)
         protocol = {
             "ks": list(spec_obj.ks),

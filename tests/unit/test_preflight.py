@@ -114,3 +114,21 @@ def test_summaries_of_saved_datasets_references_and_prepared_data():
         summarize_dataset("missing")
     data = prepare_from_frame(implicit.interactions, split_config=SplitConfig(val_fraction=0.1, seed=1))
     assert summarize_prepared(data, "file 'c.csv'") == DataSummary("file 'c.csv'", False, True)
+
+
+def test_the_command_line_refuses_a_run_that_can_only_fail(reclab_home, tmp_path, capsys):
+    """`runs submit` and `train` check the spec against the data before queueing or training."""
+    from recsys_core.cli import main
+    from recsys_core.runs import RunStore
+
+    syn = generate_synthetic(n_users=40, n_items=30, n_interactions=400, seed=3, implicit=True)
+    DatasetStore().save("clicks", syn.interactions)
+    code = main(["runs", "submit", "--dataset", "clicks", "--model", "biased_mf", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2 and "biased_mf learns from explicit ratings" in err and "clicks" in err
+    assert RunStore(home=reclab_home).list() == []  # nothing was queued
+    path = tmp_path / "clicks.csv"
+    syn.interactions.to_csv(path, index=False)
+    code = main(["train", "--data", str(path), "--model", "biased_mf", "--device", "cpu", "--no-record"])
+    err = capsys.readouterr().err
+    assert code == 2 and "biased_mf learns from explicit ratings" in err and "clicks.csv" in err
