@@ -33,3 +33,20 @@ def open_page(page: str) -> AppTest:
     at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def train_runs(dataset: str, models: dict[str, dict], *, split_seed: int = 1) -> tuple[dict[str, str], object]:
+    """Finished runs of ``models`` (name → params, trained in order: the last is the newest) on the saved
+    dataset ``dataset``; returns ``({model: run id}, prepared data)``."""
+    from recsys_core.data.schema import SplitConfig
+    from recsys_core.experiment import ExperimentSpec
+    from recsys_core.runs.jobs import dataset_ref
+    from recsys_core.runs.worker import load_data, train_and_record
+
+    ref = dataset_ref(dataset, split=SplitConfig(seed=split_seed))
+    data, about = load_data(ref)
+    ids = {}
+    for model, params in models.items():
+        spec = ExperimentSpec(model=model, params=params, device="cpu", ks=(5,))
+        ids[model], _ = train_and_record(spec, data, ref, name=f"{model} run", about=about)
+    return ids, data

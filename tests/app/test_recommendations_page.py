@@ -9,14 +9,10 @@ import zipfile
 import pandas as pd
 import pytest
 
-from recsys_core.data.schema import SplitConfig
 from recsys_core.data.store import DatasetStore
 from recsys_core.data.synthetic import generate_synthetic
-from recsys_core.experiment import ExperimentSpec
 from recsys_core.inspection import history
-from recsys_core.runs.jobs import dataset_ref
-from recsys_core.runs.worker import load_data, train_and_record
-from tests.app.conftest import open_page
+from tests.app.conftest import open_page, train_runs
 
 PAGE = "app_pages/recommendations.py"
 
@@ -26,14 +22,8 @@ def two_runs(reclab_home) -> dict:
     """Two finished runs (EASE, ItemKNN) on one small saved dataset with titles; returns ids and the data."""
     syn = generate_synthetic(n_users=120, n_items=60, n_interactions=2400, seed=5)
     DatasetStore().save("tiny", syn.interactions, items=syn.items)
-    ref = dataset_ref("tiny", split=SplitConfig(seed=1))
-    data, about = load_data(ref)
-    ids = []
-    for model, params in (("ease", {"l2": 20.0}), ("itemknn", {})):
-        spec = ExperimentSpec(model=model, params=params, device="cpu", ks=(5,))
-        run_id, _ = train_and_record(spec, data, ref, name=f"{model} run", about=about)
-        ids.append(run_id)
-    return {"ids": ids, "data": data, "items": syn.items}
+    ids, data = train_runs("tiny", {"ease": {"l2": 20.0}, "itemknn": {}})
+    return {"ids": list(ids.values()), "data": data, "items": syn.items}
 
 
 def _by_id(at, user) -> None:

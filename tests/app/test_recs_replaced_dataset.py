@@ -3,24 +3,16 @@ data cannot be rebuilt exactly says so plainly (not "Something went wrong", not 
 
 from __future__ import annotations
 
-from recsys_core.data.schema import SplitConfig
 from recsys_core.data.store import DatasetStore
 from recsys_core.data.synthetic import generate_synthetic
-from recsys_core.experiment import ExperimentSpec
-from recsys_core.runs.jobs import dataset_ref
 from recsys_core.runs.store import RunStore
-from recsys_core.runs.worker import load_data, train_and_record
-from tests.app.conftest import open_page
+from tests.app.conftest import open_page, train_runs
 
 PAGE = "app_pages/recommendations.py"
 
 
 def _train(name: str) -> str:
-    ref = dataset_ref(name, split=SplitConfig(seed=1))
-    data, about = load_data(ref)
-    spec = ExperimentSpec(model="ease", params={"l2": 20.0}, device="cpu", ks=(5,))
-    run_id, _ = train_and_record(spec, data, ref, name="ease run", about=about)
-    return run_id
+    return train_runs(name, {"ease": {"l2": 20.0}})[0]["ease"]
 
 
 def test_a_run_on_a_replaced_dataset_shows_its_own_data(reclab_home):

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from recsys_core.data.schema import SplitConfig
 from recsys_core.data.store import DatasetStore
 from recsys_core.data.synthetic import generate_synthetic
-from recsys_core.experiment import ExperimentSpec, prepare_from_frame
+from recsys_core.experiment import prepare_from_frame
 from recsys_core.inspection import similar
 from recsys_core.models import create
 from recsys_core.models.registry import get_model_class, model_names
-from recsys_core.runs.jobs import dataset_ref
-from recsys_core.runs.worker import load_data, train_and_record
-from tests.app.conftest import open_page
+from tests.app.conftest import open_page, train_runs
 from ui import recs
 
 PAGE = "app_pages/recommendations.py"
@@ -25,13 +22,8 @@ NOTE = "Similar items need item vectors; popularity has none. Pick a run of anot
 def runs(reclab_home) -> dict:
     syn = generate_synthetic(n_users=60, n_items=40, n_interactions=1000, seed=3)
     DatasetStore().save("small", syn.interactions, items=syn.items)
-    ref = dataset_ref("small", split=SplitConfig(seed=1))
-    data, about = load_data(ref)
-    ids = {}
-    for model in ("ease", "popularity"):  # popularity last: the newest run is the page's default
-        spec = ExperimentSpec(model=model, device="cpu", ks=(5,))
-        ids[model], _ = train_and_record(spec, data, ref, name=f"{model} run", about=about)
-    return ids
+    # popularity last: the newest run is the page's default
+    return train_runs("small", {"ease": {}, "popularity": {}})[0]
 
 
 def test_popularity_run_gets_a_neutral_note_instead_of_an_error(runs):

@@ -8,15 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys_core.data.schema import SplitConfig
 from recsys_core.data.store import DatasetStore
 from recsys_core.data.synthetic import generate_synthetic
-from recsys_core.experiment import ExperimentSpec
 from recsys_core.inspection import what_if
 from recsys_core.models.base import load_model
-from recsys_core.runs.jobs import dataset_ref
-from recsys_core.runs.worker import load_data, train_and_record
-from tests.app.conftest import open_page
+from tests.app.conftest import open_page, train_runs
 from ui import recs
 
 PAGE = "app_pages/recommendations.py"
@@ -27,12 +23,7 @@ def rated(reclab_home) -> dict:
     """A biased_mf and a popularity run on one small rated dataset with titles."""
     syn = generate_synthetic(n_users=80, n_items=50, n_interactions=1600, seed=5)
     DatasetStore().save("rated", syn.interactions, items=syn.items)
-    ref = dataset_ref("rated", split=SplitConfig(seed=1))
-    data, about = load_data(ref)
-    ids = {}
-    for model, params in (("biased_mf", {"epochs": 3}), ("popularity", {})):
-        spec = ExperimentSpec(model=model, params=params, device="cpu", ks=(5,))
-        ids[model], _ = train_and_record(spec, data, ref, name=f"{model} run", about=about)
+    ids, data = train_runs("rated", {"biased_mf": {"epochs": 3}, "popularity": {}})
     return {"ids": ids, "data": data, "items": syn.items}
 
 
