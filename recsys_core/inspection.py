@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from recsys_core.errors import ConfigError
+from recsys_core.errors import ConfigError, DataError
 from recsys_core.models.base import Recommender
 from recsys_core.ranking import top_k
 
@@ -190,8 +190,9 @@ def sample_users(train: Any, segment: Segment = "random", *, n: int = 20, seed: 
 def item_metadata(data_ref: dict[str, Any]) -> pd.DataFrame | None:
     """Item metadata (``item, title, genres, ...``) a run's data reference points to, or None without any.
 
-    A saved dataset (``kind="dataset"``) carries its own items table; file references may name an ``items``
-    file. The data reference is the one stored with the run (see :mod:`recsys_core.runs.jobs`).
+    A saved dataset (``kind="dataset"``) carries its own items table, read from the version the reference pins
+    (its ``fingerprint``) when that version is still kept; file references may name an ``items`` file. The data
+    reference is the one stored with the run (see :mod:`recsys_core.runs.jobs`).
     """
     if data_ref.get("items"):
         from recsys_core.data.metadata import read_item_metadata
@@ -203,7 +204,10 @@ def item_metadata(data_ref: dict[str, Any]) -> pd.DataFrame | None:
 
         store = DatasetStore()
         name = str(data_ref.get("name", ""))
-        return store.load(name).items if store.exists(name) else None
+        try:
+            return store.load(name, data_ref.get("fingerprint")).items
+        except (DataError, ConfigError):  # the dataset, or its pinned version, is gone: no titles to show
+            return None
     return None
 
 

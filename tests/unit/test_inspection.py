@@ -5,6 +5,7 @@ import pytest
 from recsys_core.data.interactions import Interactions
 from recsys_core.data.schema import SplitConfig
 from recsys_core.data.split import split
+from recsys_core.data.store import DatasetStore
 from recsys_core.data.synthetic import generate_synthetic
 from recsys_core.errors import ConfigError
 from recsys_core.inspection import (
@@ -92,7 +93,6 @@ def test_list_overlap_marks_shared_items(trained):
 
 
 def test_item_metadata_of_a_data_reference(tmp_path):
-    from recsys_core.data.store import DatasetStore
 
     syn = generate_synthetic(n_users=20, n_items=10, n_interactions=100, seed=1)
     DatasetStore().save("with-items", syn.interactions, items=syn.items)
@@ -103,3 +103,17 @@ def test_item_metadata_of_a_data_reference(tmp_path):
     path = tmp_path / "items.csv"
     pd.DataFrame({"item_id": [1, 2], "title": ["A", "B"]}).to_csv(path, index=False)
     assert item_metadata({"kind": "file", "data": "x.csv", "items": str(path)})["title"].tolist() == ["A", "B"]
+
+
+def test_item_metadata_follows_the_pinned_dataset_version(reclab_home):
+    """After a replace that changes titles, a run's reference still gets the titles of its own version."""
+    syn = generate_synthetic(n_users=30, n_items=20, n_interactions=300, seed=4)
+    store = DatasetStore()
+    store.save("titled", syn.interactions, items=syn.items)
+    old = store.info("titled").fingerprint
+    renamed = syn.items.assign(title=[f"new {t}" for t in syn.items["title"]])
+    store.save("titled", syn.interactions.iloc[:250], items=renamed, overwrite=True)
+    pinned = item_metadata({"kind": "dataset", "name": "titled", "fingerprint": old})
+    assert pinned["title"].tolist() == syn.items["title"].tolist()
+    assert item_metadata({"kind": "dataset", "name": "titled"})["title"].str.startswith("new ").all()
+    assert item_metadata({"kind": "dataset", "name": "titled", "fingerprint": "ab" * 32}) is None
