@@ -22,7 +22,7 @@ from recsys_core.evaluation.segments import ID_COLUMNS, compare_runs
 from recsys_core.evaluation.significance import PairedTestResult
 from recsys_core.runs import compare as cmp
 from ui import resources
-from ui.figures import curves, run_colours
+from ui.figures import chart_layout, curves, run_colours
 
 KEY = "compare"
 
@@ -253,19 +253,6 @@ def curve_figure(
     )
 
 
-def _layout(fig: go.Figure, *, title: str, x_title: str, y_title: str, key: str) -> go.Figure:
-    fig.update_layout(
-        title={"text": title, "font": {"size": 14}},
-        xaxis_title=x_title,
-        yaxis_title=y_title,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        height=340,
-        legend={"orientation": "h", "y": -0.25},
-        uirevision=key,
-    )
-    return fig
-
-
 def across_k_figure(
     long: pd.DataFrame, metric: str, labels: Mapping[str, str], colours: Mapping[str, str] | None = None
 ) -> go.Figure:
@@ -284,7 +271,7 @@ def across_k_figure(
             )
         )  # fmt: skip
     fig.update_xaxes(type="category")
-    return _layout(fig, title=f"{metric} across K", x_title="K (list length)", y_title=metric, key=f"{KEY}.k")
+    return chart_layout(fig, title=f"{metric} across K", x_title="K (list length)", y_title=metric, key=f"{KEY}.k")
 
 
 def segment_figure(
@@ -304,7 +291,7 @@ def segment_figure(
             )
         )  # fmt: skip
     fig.update_layout(barmode="group")
-    return _layout(
+    return chart_layout(
         fig,
         title=f"{metric} by user activity",
         x_title="users by training interactions (inclusive count ranges)",

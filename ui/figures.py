@@ -13,17 +13,36 @@ from recsys_core.data.profile import DataProfile
 PALETTE = ["#4C6EF5", "#F76707", "#12B886", "#E64980", "#7950F2", "#FAB005", "#15AABF", "#82C91E"]
 
 
-def _style(fig: go.Figure, x_title: str, y_title: str, title: str) -> go.Figure:
+def chart_layout(
+    fig: go.Figure,
+    *,
+    title: str,
+    x_title: str,
+    y_title: str,
+    key: str,
+    height: int = 340,
+    legend: bool = True,
+    log_y: bool = False,
+) -> go.Figure:
+    """The one layout of RecLab's charts: small title, axis titles, tight margins, the legend below (or none).
+    ``key`` is the chart's ``uirevision``: zoom and legend toggles survive reruns while it stays the same."""
+    if log_y:
+        fig.update_yaxes(type="log")  # otherwise the axis type a caller set stays
     fig.update_layout(
         title={"text": title, "font": {"size": 14}},
         xaxis_title=x_title,
         yaxis_title=y_title,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        height=300,
-        showlegend=False,
-        uirevision=title,
+        height=height,
+        showlegend=legend,
+        legend={"orientation": "h", "y": -0.25},
+        uirevision=key,
     )
     return fig
+
+
+def _style(fig: go.Figure, x_title: str, y_title: str, title: str) -> go.Figure:
+    return chart_layout(fig, title=title, x_title=x_title, y_title=y_title, key=title, height=300, legend=False)
 
 
 def rating_histogram(p: DataProfile) -> go.Figure:
@@ -169,17 +188,7 @@ def curves(
                 hovertemplate=f"{label}<br>{x_title} %{{x}}<br>{y_title} %{{y:.4f}}<extra></extra>",
             )
         )  # fmt: skip
-    fig.update_layout(
-        title={"text": title, "font": {"size": 14}},
-        xaxis_title=x_title,
-        yaxis_title=y_title,
-        yaxis_type="log" if log_y else "linear",
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        height=340,
-        legend={"orientation": "h", "y": -0.25},
-        uirevision=key,
-    )
-    return fig
+    return chart_layout(fig, title=title, x_title=x_title, y_title=y_title, key=key, log_y=log_y)
 
 
 def scatter_runs(
@@ -203,13 +212,4 @@ def scatter_runs(
                 hovertemplate=f"{label}<br>{x_title} %{{x:.4g}}<br>{y_title} %{{y:.4f}}<extra></extra>",
             )
         )  # fmt: skip
-    fig.update_layout(
-        title={"text": title, "font": {"size": 14}},
-        xaxis_title=x_title,
-        yaxis_title=y_title,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        height=340,
-        showlegend=False,
-        uirevision=key,
-    )
-    return fig
+    return chart_layout(fig, title=title, x_title=x_title, y_title=y_title, key=key, legend=False)

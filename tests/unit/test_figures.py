@@ -62,3 +62,13 @@ def test_charts_use_the_selection_colours():
     assert _line_colours(fig) == {"b": colours["b"], "c": colours["c"]}
     pts = scatter_runs({r: (r, 0.1, 0.2) for r in ("c", "a")}, x_title="x", y_title="y", title="s", colours=colours)
     assert {t.name: t.marker.color for t in pts.data} == {"c": colours["c"], "a": colours["a"]}
+
+
+def test_the_shared_chart_layout_keeps_a_log_axis_the_builder_set():
+    from recsys_core.data.profile import profile
+    from recsys_core.data.synthetic import generate_synthetic
+    from ui import figures
+
+    prof = profile(generate_synthetic(n_users=50, n_items=40, n_interactions=600, seed=1).interactions)
+    assert figures.popularity_long_tail(prof).layout.yaxis.type == "log"
+    assert figures.user_activity_histogram(prof).layout.xaxis.type == "log"
