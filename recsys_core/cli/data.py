@@ -59,9 +59,13 @@ def preprocess_config(args: argparse.Namespace) -> PreprocessConfig:
 
 def add_split_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("split")
-    g.add_argument("--split", default="user_random", choices=["random", "user_random", "temporal", "user_temporal"])
-    g.add_argument("--test-fraction", type=float, default=0.2)
-    g.add_argument("--val-fraction", type=float, default=0.0)
+    # no argparse defaults: an option left out takes the saved dataset's split (runs submit --dataset) or
+    # SplitConfig's default (user_random, test 0.2, no validation); see split_config
+    g.add_argument(
+        "--split", choices=["random", "user_random", "temporal", "user_temporal"], help="default user_random"
+    )
+    g.add_argument("--test-fraction", type=float, help="default 0.2")
+    g.add_argument("--val-fraction", type=float, help="default 0 (no validation part)")
     g.add_argument("--leave-last", type=int, help="user_temporal: this many latest interactions per user to test")
     g.add_argument("--val-last", type=int, help="user_temporal: this many before them to validation")
     g.add_argument("--seed", type=int, default=42)
@@ -72,15 +76,22 @@ def add_split_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def split_config(args: argparse.Namespace) -> SplitConfig:
-    return SplitConfig(
-        method=args.split,
-        test_fraction=args.test_fraction,
-        val_fraction=args.val_fraction,
-        test_last_n=args.leave_last,
-        val_last_n=args.val_last,
-        seed=args.seed if getattr(args, "split_seed", None) is None else args.split_seed,
-    )
+def split_config(args: argparse.Namespace, base: SplitConfig | None = None) -> SplitConfig:
+    """The split the options describe: each option given replaces that field of ``base`` (a saved dataset's
+    split, whose seed then stays unless ``--split-seed`` is given), or of SplitConfig's defaults with the seed
+    ``--seed`` (``--split-seed`` when given)."""
+    start = (base or SplitConfig(seed=args.seed)).to_dict()
+    given = {
+        "method": args.split,
+        "test_fraction": args.test_fraction,
+        "val_fraction": args.val_fraction,
+        "test_last_n": args.leave_last,
+        "val_last_n": args.val_last,
+        "seed": getattr(args, "split_seed", None),
+    }
+    if args.split is not None and args.split != "user_temporal":
+        start.update(test_last_n=None, val_last_n=None)  # counts per user belong to user_temporal alone
+    return SplitConfig.from_dict({**start, **{k: v for k, v in given.items() if v is not None}})
 
 
 def _load(args: argparse.Namespace):

@@ -93,7 +93,12 @@ def data_ref_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if version and not dataset:
         raise ConfigError("--dataset-version needs --dataset NAME.", field="dataset_version")
     if dataset:
-        return dataset_ref(dataset, preprocess_config(args), split_config(args), fingerprint=version)
+        from recsys_core.data.store import DatasetStore
+
+        # the dataset's own split (what the dashboard trains with), changed only where options are given
+        saved = DatasetStore().info(dataset, version)
+        split = split_config(args, base=saved.split_config())
+        return dataset_ref(dataset, preprocess_config(args), split, fingerprint=version)
     if args.data:
         return file_ref(args.data, preprocess_config(args), split_config(args), mapping=mapping, items=args.items)
     if not (args.train and args.test):

@@ -191,3 +191,8 @@ class SplitConfig(_Config):
                     raise ConfigError(f"{name} only applies to method='user_temporal'.", field=name)
                 if not isinstance(v, int) or v < 1:
                     raise ConfigError(f"{name} must be an integer >= 1; got {v!r}.", field=name)
+
+
+# The split a saved dataset trains with when none was saved with it: the same for the dashboard's Train page,
+# `runs submit --dataset` and `data save` (per-user random, 20% test, 10% validation for early stopping).
+DATASET_SPLIT = SplitConfig(method="user_random", test_fraction=0.2, val_fraction=0.1, seed=42)

@@ -36,7 +36,7 @@ import pandas as pd
 
 from recsys_core.config import read_settings, reclab_home, update_settings
 from recsys_core.data.fingerprint import frame_fingerprint
-from recsys_core.data.schema import ITEM, RATING, TIMESTAMP, USER
+from recsys_core.data.schema import DATASET_SPLIT, ITEM, RATING, TIMESTAMP, USER, SplitConfig
 from recsys_core.errors import ConfigError, DataError
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,63}$")
@@ -71,6 +71,11 @@ class DatasetInfo:
     def from_dict(cls, d: dict[str, Any]) -> DatasetInfo:
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         return cls(**known)
+
+    def split_config(self) -> SplitConfig:
+        """The split this dataset trains with: the one saved with it, else :data:`DATASET_SPLIT` (what every
+        entry point, the dashboard and the command line, uses)."""
+        return SplitConfig.from_dict(self.split) if self.split else DATASET_SPLIT
 
 
 @dataclass
