@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from recsys_core.data.store import remember_active_dataset, remembered_active_dataset
+from recsys_core.data.store import DatasetStore, remember_active_dataset, remembered_active_dataset
+from recsys_core.errors import ConfigError
 
 BUILTIN = "builtin:synthetic"  # the embedded default dataset; always available
 ACTIVE_DATASET = "app.active_dataset"
@@ -16,11 +17,28 @@ def active_dataset_name() -> str:
 
     A session that has not chosen one starts on the dataset last made active (in any session, remembered in
     ``$RECLAB_HOME/settings.json``), or the built-in one when there is none or it no longer exists; it keeps
-    that for the rest of the session unless it chooses another.
+    that for the rest of the session unless it chooses another. When the session's dataset is deleted
+    meanwhile (from the command line or another session), the session moves to the built-in data and says so
+    once (a :func:`flash`), so that nobody trains on other data than they chose without being told.
     """
     if ACTIVE_DATASET not in st.session_state:
         st.session_state[ACTIVE_DATASET] = remembered_active_dataset() or BUILTIN
-    return st.session_state[ACTIVE_DATASET]
+    name = st.session_state[ACTIVE_DATASET]
+    if name != BUILTIN and not _still_saved(name):
+        st.session_state[ACTIVE_DATASET] = BUILTIN
+        flash(
+            f"Dataset '{name}' no longer exists (deleted in another session); using the built-in data. "
+            "Pick another on the Data page."
+        )
+        return BUILTIN
+    return name
+
+
+def _still_saved(name: str) -> bool:
+    try:
+        return DatasetStore().exists(name)
+    except (ConfigError, OSError):  # an unreadable store: keep the choice; loading it reports the problem
+        return True
 
 
 def set_active_dataset(name: str) -> None:
@@ -30,7 +48,8 @@ def set_active_dataset(name: str) -> None:
 
 
 def flash(message: str) -> None:
-    """Keep a success message across an ``st.rerun()``; shown once by :func:`ui.layout.show_flash`."""
+    """Keep a message for the next page header (shown once, by :func:`ui.layout.page_header`); it survives
+    an ``st.rerun()``."""
     st.session_state[FLASH] = message
 
 

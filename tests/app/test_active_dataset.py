@@ -76,3 +76,27 @@ def test_a_remembered_dataset_that_no_longer_exists_falls_back_to_the_built_in_o
     at = open_app()
     assert sidebar_dataset(at) == "**Dataset:** Built-in synthetic"
     assert not at.error and not at.warning
+
+
+def test_a_session_whose_dataset_is_deleted_elsewhere_is_told_once_and_moves_to_the_built_in_data():
+    """QA round 2 #4: the tab used to switch to the built-in data silently, and Train then trained on it."""
+    save_small("qa_implicit")
+    at = open_page(DATA)
+    at.selectbox(key="data.active").set_value("qa_implicit").run()
+    at.switch_page(TRAIN).run()
+    assert any(m.value.startswith("**Data:** qa_implicit") for m in at.markdown)
+
+    DatasetStore().delete("qa_implicit", all_versions=True)  # `data delete qa_implicit` from the command line
+    at.switch_page("app_pages/home.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    notice = (
+        "Dataset 'qa_implicit' no longer exists (deleted in another session); using the built-in data. "
+        "Pick another on the Data page."
+    )
+    assert [s.value for s in at.success] == [notice]
+    assert sidebar_dataset(at) == "**Dataset:** Built-in synthetic"
+
+    at.switch_page(TRAIN).run()  # told once: the next page works on the built-in data without repeating it
+    assert not at.exception, [e.value for e in at.exception]
+    assert notice not in [s.value for s in at.success]
+    assert any(m.value.startswith("**Data:** Built-in synthetic") for m in at.markdown)
