@@ -12,6 +12,7 @@ import io
 import json
 import shlex
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,9 +61,45 @@ def finished_runs() -> list[dict[str, Any]]:
     return resources.run_store().list(status="finished")
 
 
-def run_label(run: dict[str, Any]) -> str:
-    """``name · model · dataset`` for a select box."""
-    return f"{run['name']} · {run['model']} · {run.get('dataset_name') or '?'}"
+OLDER_DATA = "older data version"
+
+
+def current_fingerprint(dataset: str) -> str | None:
+    """The fingerprint of the current version of the saved dataset ``dataset``; None when it no longer
+    exists (deleted, or never a saved dataset)."""
+    from recsys_core.data.store import DatasetStore
+    from recsys_core.errors import RecLabError
+
+    try:
+        return DatasetStore().info(dataset).fingerprint
+    except (RecLabError, OSError, ValueError):
+        return None
+
+
+def data_version_note(run: dict[str, Any], current: dict[str, str | None]) -> str | None:
+    """The note "older data version" when ``run`` was trained on a saved dataset replaced since, or
+    "dataset deleted" when that dataset is gone; None otherwise (also for runs on files). ``current``: dataset
+    name → its current fingerprint (:func:`current_fingerprint`), filled on demand."""
+    ref = run.get("data_ref") or {}
+    if ref.get("kind") != "dataset" or not ref.get("name"):
+        return None
+    pinned = ref.get("fingerprint") or run.get("dataset_fingerprint")
+    name = ref["name"]
+    if name not in current:
+        current[name] = current_fingerprint(name)
+    if current[name] is None:
+        return "dataset deleted"
+    return OLDER_DATA if pinned and pinned != current[name] else None
+
+
+def run_label(run: dict[str, Any], current: dict[str, str | None] | None = None) -> str:
+    """``name · model · dataset · finished (UTC) · short id`` for a select box, so that two runs of the same
+    name are told apart; followed by "older data version" when the dataset was replaced since the run."""
+    finished = run.get("finished_at") or run.get("created_at")
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(finished)) if finished else None
+    parts = [run["name"], run["model"], run.get("dataset_name") or "?", when, run["id"][-6:]]
+    parts.append(data_version_note(run, {} if current is None else current))
+    return " · ".join(str(p) for p in parts if p)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -92,9 +129,10 @@ def load_run(run_id: str) -> LoadedRun:
 
 # ---------------------------------------------------------------------------------------------- inputs
 def run_ui(runs: list[dict[str, Any]], *, key: str, label: str = "Run") -> str:
-    """A select box over runs; returns the chosen run id."""
+    """A select box over runs (labels from :func:`run_label`); returns the chosen run id."""
     ids = [r["id"] for r in runs]
-    labels = {r["id"]: run_label(r) for r in runs}
+    current: dict[str, str | None] = {}  # each dataset's current fingerprint, read once per draw
+    labels = {r["id"]: run_label(r, current) for r in runs}
     return st.selectbox(label, ids, format_func=labels.get, key=key)
 
 

@@ -140,3 +140,26 @@ def test_downloads_lists_model_and_config(two_runs):
     assert "model/model.safetensors" in names
     config, _ = recs.run_config(run_id)
     assert json.loads(config)["run_id"] == run_id
+
+
+def test_run_picker_tells_runs_apart_and_marks_older_data(reclab_home):
+    # QA round 2 #6: a rerun appeared twice as "qa ease · ease · qa_good"; runs on a replaced version of the
+    # dataset were not marked
+    syn = generate_synthetic(n_users=80, n_items=50, n_interactions=1600, seed=5)
+    store = DatasetStore()
+    store.save("tiny", syn.interactions)
+    first = train_runs("tiny", {"ease": {"l2": 20.0}})[0]["ease"]
+    again = train_runs("tiny", {"ease": {"l2": 20.0}})[0]["ease"]  # the same name, model and data
+    store.save("tiny", syn.interactions.iloc[:1400], overwrite=True)
+    newest = train_runs("tiny", {"ease": {"l2": 20.0}})[0]["ease"]
+    at = open_page(PAGE)
+    picker = at.selectbox(key="recs.run")
+    labels = dict(zip(picker.options, [newest, again, first], strict=True))  # newest first
+    assert len(labels) == 3  # no two labels alike
+    for label, rid in labels.items():
+        assert label.startswith("ease run · ease · tiny · ") and rid[-6:] in label
+        assert ("older data version" in label) == (rid != newest), label
+    store.delete("tiny")
+    at.run()
+    assert all("dataset deleted" in o for o in at.selectbox(key="recs.run").options)
+    assert not at.exception
