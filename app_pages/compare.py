@@ -72,7 +72,13 @@ with t_curves, guarded():
 with t_metrics:
     metric_cols = [c for c in cmp.metric_columns(sel, rankable=False) if sel[c].notna().any()]
     if metric_cols:
-        st.dataframe(ui.styled_metrics(sel, metric_cols), hide_index=True, key="compare.metrics")
+        st.dataframe(
+            ui.styled_metrics(sel, metric_cols),
+            hide_index=True,
+            column_config=ui.metric_column_config(metric_cols),
+            placeholder=ui.EMPTY,
+            key="compare.metrics",
+        )
         st.caption("Green: the best value of the column inside its protocol group (lower is better for rmse, mae, "
                    "gini and avg_popularity).")  # fmt: skip
     else:

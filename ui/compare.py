@@ -18,6 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from recsys_core.evaluation import METRICS
 from recsys_core.evaluation.segments import ID_COLUMNS, compare_runs
 from recsys_core.evaluation.significance import PairedTestResult
 from recsys_core.runs import compare as cmp
@@ -126,12 +127,16 @@ def filters_ui(table: pd.DataFrame) -> Filters:
     statuses = c4.multiselect("Status", sorted(set(table["status"])), key=f"{KEY}.f.status")
     metrics = cmp.metric_columns(table)
     default = next((m for m in ("ndcg@10", "rmse") if m in metrics), metrics[0] if metrics else None)
+    key = f"{KEY}.f.sort"
+    current = st.session_state.get(key, default)
+    about = f"\n\n**{current}**: {metric_help(current)}" if metric_help(current) else ""
     sort_by = c5.selectbox(
         "Sort by",
         metrics,
         index=metrics.index(default) if default else None,
-        key=f"{KEY}.f.sort",
-        help="Best first, and ranked only inside a protocol group (runs in different groups are not comparable).",
+        key=key,
+        help="Best first, and ranked only inside a protocol group (runs in different groups are not comparable)."
+        + about,
     )
     return Filters(tuple(datasets), tuple(models), tuple(chosen_tags), tuple(statuses), sort_by)
 
@@ -183,10 +188,16 @@ def curve_options_ui(loss_names: Sequence[str], val_names: Sequence[str]) -> Cur
 
 def pick_ui(label: str, options: Sequence[str], *, key: str, prefer: Sequence[str] = (), where: Any = None) -> str:
     """A selectbox over ``options`` (drawn in ``where``, a column, or the page) that starts on the first of
-    ``prefer`` present, else the first option."""
+    ``prefer`` present, else the first option. When the options are metrics, its help is the definition of
+    the one chosen."""
     options = list(options)
     index = next((options.index(p) for p in prefer if p in options), 0)
-    return (where or st).selectbox(label, options, index=index, key=f"{KEY}.{key}")
+    current = st.session_state.get(f"{KEY}.{key}")
+    current = current if current in options else (options[index] if options else None)
+    about = metric_help(current)
+    return (where or st).selectbox(
+        label, options, index=index, key=f"{KEY}.{key}", help=f"**{current}**: {about}" if about else None
+    )
 
 
 def pair_ui(
@@ -201,13 +212,66 @@ def pair_ui(
     return a, b, metric
 
 
+# Result keys whose registry entry (recsys_core.evaluation.METRICS) has a longer name, and the counts that are
+# not metrics of the registry.
+_REGISTRY_NAME = {
+    "coverage": "catalog_coverage",
+    "gini": "gini_index",
+    "avg_popularity": "average_popularity",
+    "diversity": "intra_list_diversity",
+}
+_COUNT_HELP = {
+    "n_users": "Test users evaluated (those with at least one relevant test item).",
+    "n_users_skipped": "Test users left out of the averages (no relevant test item).",
+    "n_pairs": "Test ratings that rmse and mae were computed on.",
+    "n_unknown": "Test ratings left out because their user or item was not in the training data.",
+}
+EMPTY = "—"  # what a cell without a value shows (never "None")
+
+
+def metric_help(column: str | None) -> str | None:
+    """The one-line definition of a metric column (``"ndcg@10"``, ``"rmse"``, ``"coverage@10"``) from the
+    metric registry, with the cutoff and which direction is better; None for an unknown column."""
+    if not column:
+        return None
+    if column in _COUNT_HELP:
+        return _COUNT_HELP[column]
+    name, k = cmp.split_metric(column)
+    info = METRICS.get(_REGISTRY_NAME.get(name, name))
+    if info is None:
+        return None
+    better = {True: " Higher is better.", False: " Lower is better."}.get(
+        False if cmp.lower_is_better(column) else info.higher_is_better, ""
+    )
+    at = f" (top-{k} lists)" if k is not None else ""
+    return f"{info.description}{better}{at} Definitions: docs/metrics.md."
+
+
+def metric_column_config(columns: Sequence[str]) -> dict[str, Any]:
+    """``st.dataframe`` column settings: each metric column's definition as its header tooltip, metrics to
+    4 decimals and counts as whole numbers with thousands separators."""
+    return {
+        c: st.column_config.NumberColumn(
+            c, help=metric_help(c), format="localized" if c in cmp.COUNT_METRICS else "%.4f"
+        )
+        for c in columns
+    }
+
+
 def show_run_table(shown: pd.DataFrame, groups: Sequence[cmp.ProtocolGroup]) -> None:
-    """The filtered run table (rank within its protocol group first), the groups, and its CSV download."""
+    """The filtered run table (rank within its protocol group first), the groups, and its CSV download.
+    A cell without a value (a run without metrics, a metric a run lacks) shows :data:`EMPTY`, never "None"."""
     info = [c for c in ("rank", "name", "model", "dataset", "status", "tags", "group", "created") if c in shown]
+    metrics = cmp.metric_columns(shown, rankable=False)
     st.dataframe(
-        shown[info + cmp.metric_columns(shown, rankable=False)],
+        shown[info + metrics],
         hide_index=True,
-        column_config={"rank": st.column_config.NumberColumn("rank", help="within its protocol group")},
+        column_config={
+            "rank": st.column_config.NumberColumn("rank", help="within its protocol group"),
+            "created": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm", timezone="UTC"),
+            **metric_column_config(metrics),
+        },
+        placeholder=EMPTY,
         key=f"{KEY}.table",
     )
     with st.expander(f"Protocol groups ({len(groups)}): runs are ranked only inside their group"):

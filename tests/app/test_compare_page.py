@@ -230,3 +230,43 @@ def test_runs_without_metrics_form_no_group(two_runs):
     note = " ".join(i.value for i in at.info)
     assert "'qa biased_mf' (failed)" in note and "'qa bpr' (cancelled)" in note and "have no metrics" in note
     assert not at.exception
+
+
+def _config(at, index: int = 0) -> dict[str, dict]:
+    """Column name → its column_config of the ``index``-th dataframe on the page."""
+    return json.loads(at.dataframe[index].proto.columns or "{}")
+
+
+def test_cells_without_a_value_are_empty_not_none(two_runs):
+    # QA round 2 #9: the rank and metric cells of a run without metrics read "None" (Streamlit's default text
+    # for a missing value)
+    _submitted(RunStore(), "biased_mf", "qa_good", "failed")
+    at = open_page(PAGE)
+    table = at.dataframe[0]
+    data = table.value
+    row = data[data["name"] == "qa biased_mf"].iloc[0]
+    assert row[["rank", "ndcg@10", "coverage@10"]].isna().all()  # no value there…
+    assert table.proto.placeholder == "—"  # …so the cell shows a dash
+    config = _config(at)
+    assert config["ndcg@10"]["type_config"]["format"] == "%.4f"
+    assert config["n_users"]["type_config"]["format"] == "localized"
+
+
+def test_metric_columns_and_pickers_explain_each_metric(two_runs):
+    # QA round 2 #11: no definitions for avg_popularity, gini, novelty, personalisation, coverage or MAP
+    from recsys_core.evaluation import METRICS
+
+    at = open_page(PAGE)
+    helps = {c: v.get("help") for c, v in _config(at).items()}
+    assert METRICS["ndcg"].description in helps["ndcg@10"] and "Higher is better" in helps["ndcg@10"]
+    assert METRICS["catalog_coverage"].description in helps["coverage@10"]
+    assert METRICS["gini_index"].description in helps["gini@10"] and "Lower is better" in helps["gini@10"]
+    assert METRICS["average_popularity"].description in helps["avg_popularity@10"]
+    for name in ("map@10", "novelty@10", "personalisation@10"):
+        assert "docs/metrics.md" in helps[name], name
+    assert METRICS["ndcg"].description in at.selectbox(key="compare.f.sort").help
+    at.selectbox(key="compare.f.sort").set_value("recall@10").run()
+    assert METRICS["recall"].description in at.selectbox(key="compare.f.sort").help
+    metrics_help = {c: v.get("help") for c, v in _config(at, 1).items()}
+    assert METRICS["mrr"].description in metrics_help["mrr@10"]
+    assert METRICS["ndcg"].description in at.selectbox(key="compare.k.metric").help
