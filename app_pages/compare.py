@@ -31,10 +31,11 @@ shown = cmp.sort_table(
 ui.show_run_table(shown, groups)
 
 selected = ui.selection_ui(shown, labels)
+by_id = {r["id"]: r for r in runs}
+ui.manage_ui([by_id[r] for r in selected if r in by_id], labels)
 if not selected:
     st.info("Pick runs above to compare them (finished runs have metrics).", icon=":material/info:")
     st.stop()
-by_id = {r["id"]: r for r in runs}
 chosen = [by_id[r] for r in selected if r in by_id]  # in the order picked
 sel = table[table["id"].isin(selected)].reset_index(drop=True)
 colours = ui.selection_colours(selected)  # one colour per run, the same in every chart below

@@ -157,6 +157,85 @@ def selection_ui(table: pd.DataFrame, labels: Mapping[str, str]) -> list[str]:
     )
 
 
+ACTIVE = ("queued", "running")  # runs a worker may still write to: never deleted from here
+
+
+def _split_tags(text: str) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def manage_ui(runs: Sequence[Mapping[str, Any]], labels: Mapping[str, str]) -> None:
+    """ "Manage selected runs": rename one run, add or remove tags, delete (after a confirmation; queued and
+    running runs are refused: cancel them on Train first). Every change goes through the run store
+    (:class:`recsys_core.runs.store.RunStore`), then the page is redrawn with a note of what was done."""
+    from ui import state
+    from ui.layout import guarded
+
+    store = resources.run_store()
+    with st.expander(f"Manage selected runs ({len(runs)})", icon=":material/edit:"):
+        if not runs:
+            st.caption("Pick runs above to rename, tag or delete them.")
+            return
+        if len(runs) == 1:
+            run = runs[0]
+            c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
+            new_name = c1.text_input("New name", value=run["name"], key=f"{KEY}.manage.name.{run['id']}")
+            if c2.button("Rename", key=f"{KEY}.manage.rename") and new_name.strip() != run["name"]:
+                with guarded():
+                    store.rename(run["id"], new_name)
+                    state.flash(f"Renamed '{run['name']}' to '{new_name.strip()}'.")
+                    st.rerun()
+        else:
+            st.caption("Select a single run to rename it.")
+        present = sorted({t for r in runs for t in r.get("tags") or []})
+        c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
+        add = c1.text_input("Add tags", key=f"{KEY}.manage.add", placeholder="e.g. baseline, sweep-3",
+                            help="Comma-separated; each tag is added to every selected run.")  # fmt: skip
+        remove = c2.multiselect("Remove tags", present, key=f"{KEY}.manage.remove", placeholder="tags to remove")
+        if c3.button("Apply tags", key=f"{KEY}.manage.tag", disabled=not (add.strip() or remove)):
+            with guarded():
+                for r in runs:
+                    store.tag(r["id"], add=_split_tags(add), remove=remove)
+                state.flash(f"Tags updated on {len(runs)} run{'s' if len(runs) != 1 else ''}.")
+                st.rerun()
+        active = [r for r in runs if r["status"] in ACTIVE]
+        ended = [r for r in runs if r["status"] not in ACTIVE]
+        if active:
+            st.info(
+                ", ".join(f"'{labels.get(r['id'], r['name'])}' is {r['status']}" for r in active)
+                + ": cancel it on the Train page first, then delete it.",
+                icon=":material/info:",
+            )
+        confirm_key = f"{KEY}.manage.confirm"
+        ids = tuple(r["id"] for r in ended)
+        if st.session_state.get(confirm_key) != ids:
+            st.session_state.pop(confirm_key, None)
+            if st.button(
+                f"Delete {len(ended)} run{'s' if len(ended) != 1 else ''}…" if ended else "Delete",
+                key=f"{KEY}.manage.delete",
+                disabled=not ended,
+                icon=":material/delete:",
+            ):
+                st.session_state[confirm_key] = ids
+                st.rerun()
+            return
+        gone = ", ".join(f"'{labels.get(r['id'], r['name'])}'" for r in ended)
+        st.warning(
+            f"Delete {gone}? Their metrics, curves and saved models are removed for good.", icon=":material/warning:"
+        )
+        c1, c2, _ = st.columns([1, 1, 3])
+        if c1.button("Yes, delete", key=f"{KEY}.manage.yes", type="primary"):
+            st.session_state.pop(confirm_key, None)
+            with guarded():
+                for r in ended:
+                    store.delete(r["id"])
+                state.flash(f"Deleted {gone}.")
+                st.rerun()
+        if c2.button("Keep them", key=f"{KEY}.manage.no"):
+            st.session_state.pop(confirm_key, None)
+            st.rerun()
+
+
 @dataclass(frozen=True)
 class CurveOptions:
     """Which series to overlay and how: x is ``"epoch"`` or ``"elapsed"`` (seconds); smoothing in [0, 1)."""
