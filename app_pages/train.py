@@ -34,7 +34,14 @@ with st.expander("Hyperparameters", expanded=True):
 options = options_ui(
     resources.device_infos(), model=chosen["name"], has_validation=bool(split.val_fraction or split.val_last_n)
 )
-name = st.text_input("Run name (optional)", key="train.name", placeholder=f"{chosen['name']} on {dataset}")
+c_name, c_tags = st.columns(2)
+name = c_name.text_input("Run name (optional)", key="train.name", placeholder=f"{chosen['name']} on {dataset}")
+tags_text = c_tags.text_input(
+    "Tags (optional)",
+    key="train.tags",
+    placeholder="e.g. baseline, sweep-3",
+    help="Comma-separated. Filter by them on Compare, where tags can also be changed later.",
+)
 spec = ExperimentSpec(model=chosen["name"], params=params, **options)
 with problem_slot:
     # Checked before queueing: a run that can only fail is never started.
@@ -48,7 +55,8 @@ if st.button(
     help="Fix the problem shown under Model first" if problem is not None else None,
 ):
     with guarded():
-        run_id = runner.submit(spec, dataset_ref(dataset, split=split), name=name or None)
+        tags = [t.strip() for t in tags_text.split(",") if t.strip()]
+        run_id = runner.submit(spec, dataset_ref(dataset, split=split), name=name or None, tags=tags)
         runner.poll()
         state.flash(f"Queued run {run_id}: follow it below.")
         st.rerun()  # redraw the page (and the sidebar) with the new job polling

@@ -67,3 +67,17 @@ def test_cancel_button_cancels_a_running_job():
         time.sleep(0.5)
     table = next(d.value for d in at.dataframe if "status" in d.value.columns)
     assert (table["status"] == "cancelled").any()
+
+
+def test_tags_typed_on_train_go_with_the_queued_run():
+    # QA round 2 #12: tags could only be set from the command line
+    from recsys_core.runs.store import RunStore
+
+    at = open_page(PAGE)
+    at.selectbox(key="train.model").set_value("popularity").run()
+    at.text_input(key="train.name").set_value("tagged pop").run()
+    at.text_input(key="train.tags").set_value(" baseline, sweep 3 ,, ").run()
+    at.button(key="train.launch").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    (run,) = [r for r in RunStore().list() if r["name"] == "tagged pop"]
+    assert run["tags"] == ["baseline", "sweep 3"]
