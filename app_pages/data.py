@@ -68,7 +68,12 @@ with guarded():
 
     st.subheader("Split")
     split_config = split_ui(has_timestamp="timestamp" in cleaned.frame.columns)
-    st.dataframe(resources.split_preview(cleaned.frame, split_config), hide_index=True)
+    counts = st.column_config.NumberColumn(format="localized")  # "799,992" like the Cleaning table, not "799992"
+    st.dataframe(
+        resources.split_preview(cleaned.frame, split_config),
+        hide_index=True,
+        column_config=dict.fromkeys(("users", "items", "interactions"), counts),
+    )
 
     st.subheader("Save")
     c1, c2 = st.columns([3, 1])
