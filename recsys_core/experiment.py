@@ -122,6 +122,9 @@ def _genres(items: pd.DataFrame | None, index: IdIndex) -> sp.csr_matrix | None:
     return sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(index), len(names)))
 
 
+SEED_MAX = 2**31 - 1  # seeds are 0..SEED_MAX: numpy and torch take them all; the dashboard's inputs allow as many
+
+
 @dataclass
 class ExperimentSpec:
     """What to train and how to evaluate it (everything except the data)."""
@@ -138,6 +141,15 @@ class ExperimentSpec:
     candidates: str = "full"
     n_negatives: int = 100
     relevance_threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        seed = self.seed
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= SEED_MAX:
+            raise ConfigError(
+                f"The seed must be a whole number from 0 to {SEED_MAX:,}; got {seed!r}.",
+                field="seed",
+                hint="Pick another seed (42 is the default).",
+            )
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from recsys_core.cli import print_json
+from recsys_core.cli import check_output, print_json
 from recsys_core.cli.data import (
     mapping_from_args,
     preprocess_config,
@@ -63,16 +63,23 @@ def _progress(record, model) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from recsys_core.device import resolve_device
+
     spec = spec_from_args(args)
+    resolve_device(spec.device)  # an unavailable device is refused here, before a run is recorded
+    # outputs are checked before training, so a bad path does not cost a whole training run
+    save_recs = check_output(args.save_recs, flag="--save-recs") if args.save_recs else None
+    save_model = check_output(args.save_model, flag="--save-model", folder=True) if args.save_model else None
     data = prepare_data(args)
     from recsys_core.preflight import check_spec, summarize_prepared
 
     check_spec(spec, summarize_prepared(data, f"file '{args.data or args.train}'"))
     run_id, result = record_train(args, spec, data, [] if args.quiet else [_progress])
-    if args.save_recs:
-        recommendations_frame(result.model, data, k=max(spec.ks)).to_csv(args.save_recs, index=False)
-    if args.save_model:
-        result.model.save(args.save_model)
+    if save_recs is not None:
+        save_recs.parent.mkdir(parents=True, exist_ok=True)
+        recommendations_frame(result.model, data, k=max(spec.ks)).to_csv(save_recs, index=False)
+    if save_model is not None:
+        result.model.save(save_model)
     out = result.to_dict()
     out["run_id"] = run_id
     if args.json:
@@ -107,7 +114,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_experiment_args(p, dataset=False, model_required=True)
     o = p.add_argument_group("output")
     o.add_argument("--json", action="store_true", help="print one JSON object")
-    o.add_argument("--save-recs", metavar="CSV", help="write every user's top-K (user,item,score,rank)")
+    o.add_argument(
+        "--save-recs",
+        metavar="CSV",
+        help="write every user's top-K (user,item,score,rank); missing folders are created, a file there replaced",
+    )
     o.add_argument("--save-model", metavar="DIR", help="save the trained model (safetensors + JSON)")
     o.add_argument("--quiet", action="store_true", help="no per-epoch progress on stderr")
     add_record_args(p)
