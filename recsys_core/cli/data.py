@@ -4,10 +4,11 @@ and manage saved datasets."""
 from __future__ import annotations
 
 import argparse
+import re
+import sys
 import time
-from pathlib import Path
 
-from recsys_core.cli import print_json
+from recsys_core.cli import check_output, print_json
 from recsys_core.data.interactions import Interactions
 from recsys_core.data.load import load_interactions
 from recsys_core.data.preprocess import preprocess
@@ -57,6 +58,20 @@ def preprocess_config(args: argparse.Namespace) -> PreprocessConfig:
     )
 
 
+SEED_MAX = 2**31 - 1  # the dashboard's seed inputs have the same range (as ExperimentSpec checks)
+
+
+def seed_arg(text: str) -> int:
+    """argparse ``type`` of a seed option: an integer from 0 to :data:`SEED_MAX`."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number from 0 to {SEED_MAX:,}; got '{text}'")
+    return value
+
+
 def add_split_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("split")
     # no argparse defaults: an option left out takes the saved dataset's split (runs submit --dataset) or
@@ -68,10 +83,10 @@ def add_split_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--val-fraction", type=float, help="default 0 (no validation part)")
     g.add_argument("--leave-last", type=int, help="user_temporal: this many latest interactions per user to test")
     g.add_argument("--val-last", type=int, help="user_temporal: this many before them to validation")
-    g.add_argument("--seed", type=int, default=42)
+    g.add_argument("--seed", type=seed_arg, default=42, help=f"random seed, 0 to {SEED_MAX:,} (default 42)")
     g.add_argument(
         "--split-seed",
-        type=int,
+        type=seed_arg,
         help="seed of the random split when it differs from --seed (the dashboard saves its split's own seed)",
     )
 
@@ -129,12 +144,24 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+PREPARED_FILES = ("train.csv", "val.csv", "test.csv")
+
+
 def cmd_prepare(args: argparse.Namespace) -> int:
+    out = check_output(args.out, flag="--out", folder=True)
+    there = [name for name in PREPARED_FILES if (out / name).exists()]
+    if there and not args.overwrite:
+        raise ConfigError(
+            f"--out '{args.out}' already holds {', '.join(there)}.",
+            field="out",
+            hint="Add --overwrite to replace them, or give another folder.",
+        )
     loaded = _load(args)
     result = preprocess(loaded.frame, preprocess_config(args))
     parts = split(Interactions.from_frame(result.frame), split_config(args))
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if parts.val is None and (out / "val.csv").exists():
+        (out / "val.csv").unlink()  # --overwrite: a val.csv from an earlier split does not belong to this one
     written = {}
     for name, part in (("train", parts.train), ("val", parts.val), ("test", parts.test)):
         if part is None:
@@ -153,36 +180,61 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+# the generator's argument names, as the ``data synthetic`` flags that set them
+_SYNTHETIC_FLAGS = {"n_users": "--users", "n_items": "--items", "n_interactions": "--interactions"}
+
+
+def _synthetic_flags(text: str) -> str:
+    text = re.sub(r"\b(n_users|n_items|n_interactions)\b", lambda m: _SYNTHETIC_FLAGS[m.group(1)], text)
+    return text.replace("or the number of interactions", "or --interactions")
+
+
 def cmd_synthetic(args: argparse.Namespace) -> int:
     from recsys_core.data.synthetic import generate_synthetic
 
-    data = generate_synthetic(
-        n_users=args.users, n_items=args.items, n_interactions=args.interactions, seed=args.seed,
-        implicit=args.implicit,
-    )  # fmt: skip
-    out = Path(args.out)
+    out = check_output(args.out, flag="--out")
+    items_out = check_output(args.items_out, flag="--items-out") if args.items_out else None
+    try:
+        data = generate_synthetic(
+            n_users=args.users, n_items=args.items, n_interactions=args.interactions, seed=args.seed,
+            implicit=args.implicit,
+        )  # fmt: skip
+    except ConfigError as err:  # it names its arguments; say the flags
+        field = _SYNTHETIC_FLAGS.get(err.field or "", err.field)
+        raise ConfigError(_synthetic_flags(str(err)), field=field) from None
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".parquet":
         data.interactions.to_parquet(out, index=False)
     else:
         data.interactions.to_csv(out, index=False)
-    if args.items_out:
+    if items_out is not None:
+        items_out.parent.mkdir(parents=True, exist_ok=True)
         items = data.items.assign(genres=data.items["genres"].map("|".join))
-        items.to_csv(args.items_out, index=False)
+        items.to_csv(items_out, index=False)
     print(f"wrote {len(data.interactions):,} interactions to {out}")
     return 0
 
 
 def cmd_save(args: argparse.Namespace) -> int:
+    store = DatasetStore()
+    if store.exists(args.name) and not args.replace:
+        raise ConfigError(
+            f"A dataset named '{args.name}' already exists.",
+            field="name",
+            hint="Add --replace to replace it (runs trained on it keep their version), or choose another --name.",
+        )
     loaded = _load(args)
     config = preprocess_config(args)
     result = preprocess(loaded.frame, config)
     items = None
     if args.items:
-        from recsys_core.data.metadata import read_item_metadata
+        from recsys_core.data.metadata import check_metadata_coverage, read_item_metadata
 
-        items, _ = read_item_metadata(args.items)
-    info = DatasetStore().save(
+        items, meta_warnings = read_item_metadata(args.items)
+        # the same checks as the dashboard's Data page: metadata that matches nothing is kept, but said
+        for w in [*meta_warnings, *check_metadata_coverage(items, result.frame)]:
+            print(f"warning: {args.items}: {w.message}", file=sys.stderr)
+    info = store.save(
         args.name, result.frame, items=items, source={"kind": "file", **loaded.info.to_dict()},
         preprocess=config.to_dict(), reports=[r.to_dict() for r in result.reports], overwrite=args.replace,
     )  # fmt: skip
@@ -254,13 +306,25 @@ def cmd_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_known(store: DatasetStore, name: str | None) -> None:
+    """Refuse a dataset name that is neither saved nor has kept versions (``data versions/prune NAME``)."""
+    if name is not None and not store.exists(name) and not store.kept_versions(name):
+        raise ConfigError(
+            f"No saved dataset named '{name}', and no kept versions of one.",
+            field="name",
+            hint=f"Saved datasets: {', '.join(store.names()) or 'none yet'} (`data list`).",
+        )
+
+
 def cmd_versions(args: argparse.Namespace) -> int:
-    kept = DatasetStore().kept_versions(args.name)
+    store = DatasetStore()
+    _check_known(store, args.name)
+    kept = store.kept_versions(args.name)
     if args.json:
         print_json([_version_row(k) for k in kept])
         return 0
     if not kept:
-        print("no kept versions")
+        print(f"no kept versions of '{args.name}'" if args.name else "no kept versions")
     for k in kept:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(k.kept_at))
         n = f"{k.info.n_interactions:>12,} interactions" if k.info else f"{'(unreadable)':>25}"
@@ -272,6 +336,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     from recsys_core.runs.jobs import prune_dataset_versions
 
     store = DatasetStore()
+    _check_known(store, args.name)
     gone = prune_dataset_versions(args.name, datasets=store, dry_run=args.dry_run)
     if args.json:
         print_json([_version_row(k) for k in gone])
@@ -298,6 +363,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = dsub.add_parser("prepare", help="preprocess and split a file into train/val/test CSVs")
     p.add_argument("file")
     p.add_argument("--out", required=True, help="output folder for train.csv, val.csv, test.csv")
+    p.add_argument("--overwrite", action="store_true", help="replace train/val/test.csv already in --out")
     add_mapping_args(p)
     add_preprocess_args(p)
     add_split_args(p)
@@ -310,7 +376,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--users", type=int, default=2_000)
     p.add_argument("--items", type=int, default=1_000)
     p.add_argument("--interactions", type=int, default=100_000)
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seed", type=seed_arg, default=42)
     p.add_argument("--implicit", action="store_true", help="no rating column")
     p.set_defaults(func=cmd_synthetic)
 
