@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from recsys_core.cli import print_json
+from recsys_core.cli import check_output, print_json
 from recsys_core.cli.data import (
     add_mapping_args,
     add_preprocess_args,
@@ -29,6 +29,10 @@ from recsys_core.cli.data import (
     split_config,
 )
 from recsys_core.errors import ConfigError
+
+# ``recsys_core.runs.store.STATUSES``, spelled out so that building the parser does not import the run store
+# (SQLAlchemy); a test keeps the two equal
+STATUSES = ("queued", "running", "finished", "failed", "cancelled", "interrupted")
 
 SUMMARY_KEYS = (
     "id",
@@ -198,12 +202,21 @@ def _headline(metrics: dict[str, Any] | None) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    runs = _store().list(status=args.status, model=args.model, dataset=args.dataset, tag=args.tag, limit=args.limit)
+    if args.model:
+        from recsys_core.models.registry import get_model_class
+
+        get_model_class(args.model)  # an unknown model is refused, listing the models, not "no runs"
+    store = _store()
+    runs = store.list(status=args.status, model=args.model, dataset=args.dataset, tag=args.tag, limit=args.limit)
     if args.json:
         print_json([{k: r.get(k) for k in SUMMARY_KEYS} for r in runs])
         return 0
     if not runs:
-        print("no runs yet (queue one with `python -m recsys_core runs submit ...`)")
+        filters = any(x for x in (args.status, args.model, args.dataset, args.tag))
+        if filters and store.list(limit=1):
+            print("no runs match these filters (`runs list` without them lists every run)")
+        else:
+            print("no runs yet (queue one with `python -m recsys_core runs submit ...`)")
     for r in runs:
         epoch = f"{r['last_epoch']}/{r['epochs_total'] or '?'}"
         print(
@@ -249,6 +262,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
     else:
         if not args.model:
             raise ConfigError("Give --model (or --config FILE from `runs export`).", field="model")
+        if args.dataset and args.dataset_version:  # a start of it is enough; a wrong one lists the versions
+            args.dataset_version = _dataset_version(args.dataset, args.dataset_version)
         spec, data_ref = spec_from_args(args), data_ref_from_args(args)
         name, tags = args.name, args.tag
     run_id = runner.submit(spec, data_ref, name=name, tags=tags, notes=args.notes or "")
@@ -263,6 +278,30 @@ def cmd_submit(args: argparse.Namespace) -> int:
     else:
         print(f"{run_id} {run['status']}")
     return 0 if run["status"] in ("queued", "running", "finished") else 1
+
+
+def _dataset_version(name: str, given: str) -> str:
+    """The full fingerprint of the version of dataset ``name`` that ``--dataset-version`` names: all of it, or
+    its start as `data versions` and `runs show` print it (unique among the dataset's versions). Raises
+    :class:`ConfigError` listing the versions there are when none (or several) match."""
+    from recsys_core.data.store import DatasetStore, check_fingerprint
+
+    store = DatasetStore()
+    given = check_fingerprint(given)
+    versions = [(store.info(name).fingerprint, "current")] if store.exists(name) else []
+    versions += [(k.fingerprint, f"kept, {k.reason}") for k in store.kept_versions(name)]
+    matches = sorted({fp for fp, _ in versions if fp.startswith(given)})
+    if len(matches) == 1:
+        return matches[0]
+    listed = "; ".join(f"{fp[:16]} ({about})" for fp, about in versions) or "none"
+    if not versions and not store.exists(name):
+        store.info(name)  # "No saved dataset named ..." with the saved ones
+    what = "several versions" if matches else "no version"
+    raise ConfigError(
+        f"Dataset '{name}' has {what} with a fingerprint starting '{given}'. Its versions: {listed}.",
+        field="dataset_version",
+        hint=f"Give one of them with --dataset-version (`python -m recsys_core data versions {name}` lists kept ones).",
+    )
 
 
 def _read_config(path: str) -> dict[str, Any]:
@@ -336,7 +375,17 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    paths = _store().export(args.run_id, args.out)
+    store = _store()
+    store.get(args.run_id, with_history=False)  # an unknown run is said before the folder is checked
+    out = check_output(args.out, flag="--out", folder=True)
+    there = [p.name for p in (out / f"{args.run_id}.config.json", out / f"{args.run_id}.metrics.csv") if p.exists()]
+    if there and not args.overwrite:
+        raise ConfigError(
+            f"--out '{args.out}' already holds {', '.join(there)}.",
+            field="out",
+            hint="Add --overwrite to replace them, or give another folder.",
+        )
+    paths = store.export(args.run_id, out)
     if args.json:
         print_json({k: str(v) for k, v in paths.items()})
     else:
@@ -361,7 +410,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     rs = runs.add_subparsers(dest="runs_command", required=True, metavar="ACTION")
 
     p = rs.add_parser("list", help="runs, newest first")
-    p.add_argument("--status", nargs="+", help="only these statuses")
+    p.add_argument("--status", nargs="+", choices=STATUSES, metavar="STATUS", help=f"only these: {', '.join(STATUSES)}")
     p.add_argument("--model", help="only this model")
     p.add_argument("--dataset", help="only runs on this dataset name")
     p.add_argument("--tag", help="only runs with this tag")
@@ -424,7 +473,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = rs.add_parser("export", help="write <id>.config.json (reruns it) and <id>.metrics.csv")
     p.add_argument("run_id")
-    p.add_argument("--out", required=True, help="folder to write into")
+    p.add_argument("--out", required=True, help="folder to write into (created if missing)")
+    p.add_argument("--overwrite", action="store_true", help="replace this run's files already in --out")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_export)
 
