@@ -13,7 +13,7 @@ from recsys_core.data.interactions import Interactions
 from recsys_core.data.load import load_interactions
 from recsys_core.data.preprocess import preprocess
 from recsys_core.data.profile import profile
-from recsys_core.data.schema import ColumnMapping, PreprocessConfig, SplitConfig
+from recsys_core.data.schema import DATASET_SPLIT, ColumnMapping, PreprocessConfig, SplitConfig
 from recsys_core.data.split import split
 from recsys_core.data.store import DatasetStore
 from recsys_core.errors import ConfigError
@@ -223,6 +223,8 @@ def cmd_save(args: argparse.Namespace) -> int:
             field="name",
             hint="Add --replace to replace it (runs trained on it keep their version), or choose another --name.",
         )
+    # the split it trains with, saved with it: DATASET_SPLIT (the dashboard's) changed where options are given
+    split = split_config(args, base=SplitConfig.from_dict({**DATASET_SPLIT.to_dict(), "seed": args.seed}))
     loaded = _load(args)
     config = preprocess_config(args)
     result = preprocess(loaded.frame, config)
@@ -236,7 +238,8 @@ def cmd_save(args: argparse.Namespace) -> int:
             print(f"warning: {args.items}: {w.message}", file=sys.stderr)
     info = store.save(
         args.name, result.frame, items=items, source={"kind": "file", **loaded.info.to_dict()},
-        preprocess=config.to_dict(), reports=[r.to_dict() for r in result.reports], overwrite=args.replace,
+        preprocess=config.to_dict(), reports=[r.to_dict() for r in result.reports], split=split.to_dict(),
+        overwrite=args.replace,
     )  # fmt: skip
     if args.json:
         print_json(info.__dict__)
@@ -387,6 +390,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--replace", action="store_true", help="replace a dataset of the same name")
     add_mapping_args(p)
     add_preprocess_args(p)
+    add_split_args(p)  # the split saved with it (default: 20% test, 10% validation, per user)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_save)
 

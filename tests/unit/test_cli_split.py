@@ -42,3 +42,17 @@ def test_files_keep_the_plain_defaults_with_the_seed_option():
     assert split_config(args) == SplitConfig(seed=5)
     args = parse("--data", "x.csv", "--model", "ease", "--split", "user_temporal", "--leave-last", "1")
     assert split_config(args) == SplitConfig(method="user_temporal", test_last_n=1, seed=42)
+
+
+def test_data_save_stores_the_split_and_runs_submit_uses_it(reclab_home, tmp_path):
+    from recsys_core.cli import main
+
+    path = tmp_path / "log.csv"
+    generate_synthetic(n_users=30, n_items=20, n_interactions=300, seed=1).interactions.to_csv(path, index=False)
+    assert main(["data", "save", str(path), "--name", "cli"]) == 0
+    assert DatasetStore().info("cli").split_config() == DATASET_SPLIT
+    assert main(["data", "save", str(path), "--name", "cli2", "--val-fraction", "0", "--seed", "5"]) == 0
+    saved = DatasetStore().info("cli2").split_config()
+    assert saved == SplitConfig(test_fraction=0.2, val_fraction=0.0, seed=5)
+    ref = data_ref_from_args(parse("--dataset", "cli2", "--model", "ease"))
+    assert SplitConfig.from_dict(ref["split"]) == saved
