@@ -1,7 +1,8 @@
 """Checks an experiment against its data *before* it is queued, so a run that can only fail is never started.
 
 A worker finds some mistakes only after loading the data and training an epoch: a rating model on implicit
-data, early stopping on a metric validation never reports, early stopping without a validation part. The
+data, early stopping on a metric validation never reports, early stopping without a validation part, an
+evaluation cutoff K larger than the number of items. The
 checks here need only the spec and a few facts about the data (:class:`DataSummary`, cheap to get from a
 saved dataset's ``dataset.json``), so the dashboard can show the problem next to the model picker and the
 command line can refuse the job at once::
@@ -37,11 +38,13 @@ class DataSummary:
         label: how the user knows the data, for messages (e.g. ``"dataset 'ml-100k'"``).
         has_rating: whether the training part has explicit ratings (None: not known).
         has_validation: whether the split has a validation part (None: not known).
+        n_items: how many items the data has (None: not known); no top-K list is longer.
     """
 
     label: str
     has_rating: bool | None = None
     has_validation: bool | None = None
+    n_items: int | None = None
 
 
 def _split_has_validation(split: SplitConfig | Mapping[str, Any] | None) -> bool:
@@ -74,6 +77,7 @@ def summarize_dataset(
         label=f"dataset '{info.name}'",
         has_rating=bool(info.has_rating) and _keeps_ratings(preprocess),
         has_validation=_split_has_validation(split),
+        n_items=int(info.n_items),
     )
 
 
@@ -101,6 +105,7 @@ def summarize_prepared(data: Any, label: str = "the data") -> DataSummary:
         label=label,
         has_rating=data.train.rating is not None,
         has_validation=data.val is not None and bool(data.val.n_interactions),
+        n_items=int(data.train.n_items),
     )
 
 
@@ -146,12 +151,21 @@ def check_model(model: str, params: Mapping[str, Any], data: DataSummary) -> Non
 
 def check_spec(spec: Any, data: DataSummary) -> None:
     """Raise :class:`ConfigError` when the experiment ``spec`` (an ``ExperimentSpec``) would fail on ``data``:
-    a model that needs ratings on data without any, no evaluation cutoffs, or early stopping without a
-    validation part or on a metric that validation does not report."""
+    a model that needs ratings on data without any, no evaluation cutoffs, a cutoff K above the number of
+    items (a top-K list is at most every item), or early stopping without a validation part or on a metric
+    that validation does not report."""
     check_model(spec.model, spec.params, data)
     ks = list(spec.ks)
     if not ks or any(int(k) < 1 for k in ks):
         raise ConfigError(f"Evaluation cutoffs must be whole numbers >= 1; got {ks}.", field="ks")
+    too_big = sorted({int(k) for k in ks if data.n_items is not None and int(k) > data.n_items})
+    if too_big:
+        named = " and ".join(f"K={k}" for k in too_big)
+        raise ConfigError(
+            f"{named} {'is' if len(too_big) == 1 else 'are'} more than the {data.n_items} items in {data.label}.",
+            field="ks",
+            hint=f"Pick K ≤ {data.n_items}.",
+        )
     monitor = spec.early_stopping
     if not monitor:
         return

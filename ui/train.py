@@ -107,7 +107,8 @@ def options_ui(devices: list[DeviceInfo], *, model: str, has_validation: bool) -
 
 
 def data_summary(name: str, split: SplitConfig) -> preflight.DataSummary:
-    """What the pre-queue checks need to know about the saved dataset ``name`` trained with ``split``."""
+    """What the pre-queue checks need to know about the saved dataset ``name`` trained with ``split``: ratings,
+    a validation part, and the number of items (a K above it is refused under the model picker)."""
     return preflight.summarize_dataset(name, split=split)
 
 

@@ -128,3 +128,17 @@ def test_evaluate_at_k_gets_room(datasets):
     assert ks.options == ["1", "5", "10", "20", "50", "100"] and ks.value == [10, 20]  # pills wrap, never hide
     ks.set_value([]).run()
     assert "None chosen: evaluating at K = 10." in [c.value for c in at.caption]
+
+
+def test_a_k_above_the_number_of_items_is_explained_and_cannot_be_queued(datasets):
+    """QA round 2 #1: K=100 on a small dataset was queued, trained, then failed."""
+    n = DatasetStore().info("qa_good").n_items
+    at = _open("qa_good")
+    at.selectbox(key="train.model").set_value("popularity").run()
+    at.pills(key="train.ks").set_value([10, 50, 100]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    (warning,) = at.warning
+    assert warning.value == f"K=50 and K=100 are more than the {n} items in dataset 'qa_good'. Pick K ≤ {n}."
+    assert _launch(at).disabled
+    at.pills(key="train.ks").set_value([10, 20]).run()
+    assert not at.warning and not _launch(at).disabled

@@ -1,4 +1,5 @@
-"""Checks before queueing: rating models on implicit data, early stopping on metrics validation reports."""
+"""Checks before queueing: rating models on implicit data, early stopping on metrics validation reports, K
+above the number of items."""
 
 from __future__ import annotations
 
@@ -98,7 +99,8 @@ def test_summaries_of_saved_datasets_references_and_prepared_data():
     DatasetStore().save("rated", rated.interactions)
     DatasetStore().save("clicks", implicit.interactions)
     s = summarize_dataset("clicks", split=SplitConfig(val_fraction=0.1))
-    assert s == DataSummary("dataset 'clicks'", has_rating=False, has_validation=True)
+    n = DatasetStore().info("clicks").n_items
+    assert s == DataSummary("dataset 'clicks'", has_rating=False, has_validation=True, n_items=n)
     assert summarize_dataset("rated").has_rating and not summarize_dataset("rated").has_validation
     # an implicit threshold turns ratings into clicks
     thresholded = dataset_ref("rated", preprocess=PreprocessConfig(implicit_threshold=4.0))
@@ -113,7 +115,7 @@ def test_summaries_of_saved_datasets_references_and_prepared_data():
     with pytest.raises(ConfigError, match="No saved dataset"):
         summarize_dataset("missing")
     data = prepare_from_frame(implicit.interactions, split_config=SplitConfig(val_fraction=0.1, seed=1))
-    assert summarize_prepared(data, "file 'c.csv'") == DataSummary("file 'c.csv'", False, True)
+    assert summarize_prepared(data, "file 'c.csv'") == DataSummary("file 'c.csv'", False, True, data.train.n_items)
 
 
 def test_the_command_line_refuses_a_run_that_can_only_fail(reclab_home, tmp_path, capsys):
@@ -132,3 +134,40 @@ def test_the_command_line_refuses_a_run_that_can_only_fail(reclab_home, tmp_path
     code = main(["train", "--data", str(path), "--model", "biased_mf", "--device", "cpu", "--no-record"])
     err = capsys.readouterr().err
     assert code == 2 and "biased_mf learns from explicit ratings" in err and "clicks.csv" in err
+
+
+def test_a_cutoff_larger_than_the_number_of_items_is_refused():
+    """QA round 2 #1: K=100 on 50 items trained, then failed in the evaluation."""
+    small = DataSummary("dataset 'qa_good'", has_rating=True, has_validation=True, n_items=50)
+    with pytest.raises(ConfigError) as err:
+        check_spec(ExperimentSpec(model="popularity", ks=(10, 100)), small)
+    assert str(err.value) == "K=100 is more than the 50 items in dataset 'qa_good'. Pick K ≤ 50."
+    assert err.value.field == "ks"
+    problem = spec_problem(ExperimentSpec(model="ease", ks=(20, 60, 100)), small)
+    assert problem is not None and str(problem).startswith("K=60 and K=100 are more than the 50 items")
+    check_spec(ExperimentSpec(model="popularity", ks=(10, 50)), small)  # K = n_items: every item ranked
+    check_spec(ExperimentSpec(model="popularity", ks=(1000,)), RATED)  # an unknown item count is not held against it
+
+
+def test_summaries_know_the_number_of_items_and_the_command_line_refuses_a_k_above_it(reclab_home, tmp_path, capsys):
+    from recsys_core.cli import main
+    from recsys_core.runs import RunStore
+
+    syn = generate_synthetic(n_users=40, n_items=30, n_interactions=400, seed=3)
+    DatasetStore().save("qa_good", syn.interactions)
+    n = DatasetStore().info("qa_good").n_items
+    assert summarize_dataset("qa_good").n_items == n
+    assert summarize_ref(dataset_ref("qa_good")).n_items == n
+    data = prepare_from_frame(syn.interactions, split_config=SplitConfig(seed=1))
+    assert summarize_prepared(data).n_items == data.train.n_items
+
+    code = main(["runs", "submit", "--dataset", "qa_good", "--model", "ease", "--k", "10", "100", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2 and f"K=100 is more than the {n} items in dataset 'qa_good'. Pick K ≤ {n}." in err
+    assert RunStore(home=reclab_home).list() == []  # nothing was queued
+    path = tmp_path / "good.csv"
+    syn.interactions.to_csv(path, index=False)
+    code = main(["train", "--data", str(path), "--model", "ease", "--k", "1000", "--device", "cpu", "--no-record"])
+    err = capsys.readouterr().err
+    assert code == 2 and "K=1000 is more than the" in err and "good.csv" in err
+    assert "epoch" not in err  # refused before training
