@@ -1,5 +1,6 @@
 """Looking inside a trained model for one user: history, top-K with test hits and explanations, what-if
-re-ranking through ``fold_in``, similar items, and picking sample users by segment.
+re-ranking through ``fold_in`` (measured against the fold-in of the unedited history), similar items, and
+picking sample users by segment.
 
 Frames use original ids; titles and genres come from item metadata when it is given.
 """
@@ -106,10 +107,45 @@ def recommendations(
 
 @dataclass
 class WhatIf:
-    """A re-ranking after a history edit: the new list with each item's move, and what dropped out."""
+    """A re-ranking after a history edit: the new list with each item's move, what dropped out, and the list
+    the moves are measured against."""
 
     ranking: pd.DataFrame  # rank, item, title, genres, score, change ("new", "↑3", "↓2", "=")
     dropped: pd.DataFrame  # items of the baseline list no longer in the top-k: item, title, old_rank
+    baseline: pd.DataFrame | None = None  # rank, item, title, genres, score; None: no comparison asked for
+
+
+def _history_index(train: Any, history_items: Sequence[Any]) -> np.ndarray:
+    ids = np.asarray(list(history_items))
+    idx = train.items.to_index(ids, missing=-1) if len(ids) else np.array([], dtype=np.int64)
+    if (idx < 0).any():
+        unknown = ids[idx < 0][:3].tolist()
+        raise ConfigError(f"Unknown item(s) {unknown} in the edited history.", field="items")
+    return idx.astype(np.int64)
+
+
+def _fold_in_ranking(
+    model: Recommender,
+    train: Any,
+    history_items: Sequence[Any],
+    ratings: Sequence[float] | None,
+    k: int,
+    items: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """The top-``k`` of ``model.fold_in`` for a history, the history's items excluded."""
+    idx = _history_index(train, history_items)
+    r = None if ratings is None else np.asarray(list(ratings), dtype=np.float32)
+    scores = model.fold_in(idx, r)
+    return _rank_frame(model, train, scores, idx, k, items).drop(columns="item_index")
+
+
+def _same_history(a: Sequence[Any], ra: Sequence[float] | None, b: Sequence[Any], rb: Sequence[float] | None) -> bool:
+    a, b = list(a), list(b)
+    if len(a) != len(b) or set(a) != set(b) or (ra is None) != (rb is None):
+        return False
+    if ra is None or rb is None:
+        return True
+    return dict(zip(a, map(float, ra))) == dict(zip(b, map(float, rb)))
 
 
 def what_if(
@@ -118,20 +154,31 @@ def what_if(
     history_items: Sequence[Any],
     *,
     ratings: Sequence[float] | None = None,
+    original: Sequence[Any] | None = None,
+    original_ratings: Sequence[float] | None = None,
     baseline: pd.DataFrame | None = None,
     k: int = 10,
     items: pd.DataFrame | None = None,
 ) -> WhatIf:
     """Score an edited history (original item ids, optional ratings) with ``model.fold_in`` and compare the new
-    top-``k`` with ``baseline`` (a frame with ``item`` and ``rank``, e.g. from :func:`recommendations`)."""
-    ids = np.asarray(list(history_items))
-    idx = train.items.to_index(ids, missing=-1) if len(ids) else np.array([], dtype=np.int64)
-    if (idx < 0).any():
-        unknown = ids[idx < 0][:3].tolist()
-        raise ConfigError(f"Unknown item(s) {unknown} in the edited history.", field="items")
-    r = None if ratings is None else np.asarray(list(ratings), dtype=np.float32)
-    scores = model.fold_in(idx.astype(np.int64), r)
-    ranking = _rank_frame(model, train, scores, idx, k, items).drop(columns="item_index")
+    top-``k`` with a baseline list: each item's move, and the baseline items that dropped out.
+
+    The baseline is, given ``original`` (the unedited history, with ``original_ratings``), the same
+    computation on it: the fold-in of the original history, its items excluded. So an unedited history
+    shows no change, for every model. For models that learn a vector per user (bpr, biased_mf, mlp, ials)
+    that list can differ a little from the trained top-K of :func:`recommendations`: the fold-in re-fits the
+    user's vector against the trained items, where training fitted both together. ``baseline`` instead
+    compares with a given list (a frame with ``item`` and ``rank``); give one or the other, or neither for no
+    comparison (``WhatIf.baseline`` is then None).
+    """
+    if original is not None and baseline is not None:
+        raise ValueError("what_if compares with the original history or with a baseline list, not both.")
+    ranking = _fold_in_ranking(model, train, history_items, ratings, k, items)
+    if original is not None:
+        if _same_history(history_items, ratings, original, original_ratings):
+            baseline = ranking.copy()  # no edit: the same list, by construction
+        else:
+            baseline = _fold_in_ranking(model, train, original, original_ratings, k, items)
     old = {} if baseline is None else dict(zip(baseline["item"].tolist(), baseline["rank"].tolist()))
 
     def change(item: Any, rank: int) -> str:
@@ -147,7 +194,7 @@ def what_if(
     dropped_frame = pd.DataFrame(
         {"item": d_ids, "title": _titles(items, d_ids)[0], "old_rank": [r for _, r in dropped]}
     )
-    return WhatIf(ranking, dropped_frame)
+    return WhatIf(ranking, dropped_frame, baseline)
 
 
 def similar(

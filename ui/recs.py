@@ -14,7 +14,7 @@ import shlex
 import tempfile
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -244,11 +244,21 @@ def _item_labels(key: str) -> dict[Any, str]:
 
 @dataclass
 class HistoryEdit:
-    """An edited history: the items (original ids) and their ratings (None for implicit data)."""
+    """An edited history: the items (original ids) and their ratings (None for implicit data), and the
+    unedited history the what-if list is compared with (``what_if(..., original=, original_ratings=)``)."""
 
     items: list[Any]
     ratings: list[float] | None
     changed: bool
+    original: list[Any] = field(default_factory=list)
+    original_ratings: list[float] | None = None
+
+
+WHAT_IF_NOTE = (
+    "New, ↑/↓ and dropped compare with the list the model gives for the unedited history the same way "
+    "(folding it in, without retraining), so no edit means no change. For models that learn a vector per user "
+    "(bpr, biased_mf, mlp, ials) that list can differ a little from the trained top-K above."
+)
 
 
 EDITS = "recs.whatif.edits"  # {(run id, user, item): rating} typed in the what-if ratings table
@@ -288,6 +298,8 @@ def what_if_ui(loaded: LoadedRun, hist: pd.DataFrame, *, user: Any, key: str = "
         st.session_state[f"{key}.scope"] = scope
     labels = item_labels(loaded)
     current = hist["item"].tolist()
+    if current:
+        st.caption(WHAT_IF_NOTE)
     removed: list[Any] = []
     if current:
         removed = st.multiselect(
@@ -308,13 +320,14 @@ def what_if_ui(loaded: LoadedRun, hist: pd.DataFrame, *, user: Any, key: str = "
     gone = set(removed)
     items = [i for i in current if i not in gone] + list(added)
     if not loaded.has_ratings:
-        return HistoryEdit(items, None, bool(removed or added))
+        return HistoryEdit(items, None, bool(removed or added), current)
 
     edits = _rating_edits()
     keep = set(items)
     for k in [k for k in edits if k[:2] == (run_id, who) and k[2] not in keep]:
         del edits[k]  # the item left the history: its edit goes with it
-    old = dict(zip(current, hist["rating"].astype(float).tolist()))
+    original = hist["rating"].astype(float).tolist()
+    old = dict(zip(current, original))
     train_ratings = loaded.data.train.rating
     if len(hist):
         default = float(hist["rating"].max())  # an added item reads as "I liked this"
@@ -323,7 +336,7 @@ def what_if_ui(loaded: LoadedRun, hist: pd.DataFrame, *, user: Any, key: str = "
     base = [old.get(i, default) for i in items]
     if not items:
         st.caption("The history is empty: add items above, then rate them here.")
-        return HistoryEdit([], [], bool(removed or added))
+        return HistoryEdit([], [], bool(removed or added), current, original)
     shown = [edits.get((run_id, who, i), b) for i, b in zip(items, base)]
     table = pd.DataFrame({"item": [labels[i] for i in items], "rating": shown})
     # One editor per row set (its edit state is by row position), starting from the stored edits.
@@ -346,7 +359,7 @@ def what_if_ui(loaded: LoadedRun, hist: pd.DataFrame, *, user: Any, key: str = "
         else:
             edits.pop((run_id, who, i), None)
     changed = bool(removed or added) or ratings != base
-    return HistoryEdit(items, ratings, changed)
+    return HistoryEdit(items, ratings, changed, current, original)
 
 
 # ---------------------------------------------------------------------------------------------- tables

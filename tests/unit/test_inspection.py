@@ -117,3 +117,52 @@ def test_item_metadata_follows_the_pinned_dataset_version(reclab_home):
     assert pinned["title"].tolist() == syn.items["title"].tolist()
     assert item_metadata({"kind": "dataset", "name": "titled"})["title"].str.startswith("new ").all()
     assert item_metadata({"kind": "dataset", "name": "titled", "fingerprint": "ab" * 32}) is None
+
+
+@pytest.fixture(scope="module")
+def factor_models():
+    """Models whose fold-in re-learns a user vector: their fold-in of a history is not the trained vector."""
+    syn = generate_synthetic(n_users=60, n_items=40, n_interactions=1200, seed=5)
+    parts = split(Interactions.from_frame(syn.interactions), SplitConfig(seed=1))
+    models = {}
+    for name in ("bpr", "biased_mf", "mlp"):
+        models[name] = create(name, device="cpu", seed=0, epochs=3)
+        fit(models[name], parts.train)
+    return models, parts, syn.items
+
+
+@pytest.mark.parametrize("name", ["bpr", "biased_mf", "mlp"])
+def test_what_if_without_edits_shows_no_change_for_every_model(factor_models, name):
+    """QA round 2 #3: moves are measured against the fold-in of the unedited history, not the trained list."""
+    models, parts, items = factor_models
+    model, train = models[name], parts.train
+    for u in range(0, 60, 6):
+        user = train.users.to_ids(np.array([u]))[0]
+        hist = history(train, user, items)
+        ids, ratings = hist["item"].tolist(), hist["rating"].astype(float).tolist()
+        same = what_if(model, train, ids, ratings=ratings, original=ids, original_ratings=ratings, k=10, items=items)
+        assert set(same.ranking["change"]) == {"="} and same.dropped.empty
+        pd.testing.assert_frame_equal(same.baseline, same.ranking.drop(columns="change"))
+        assert not set(same.ranking["item"]) & set(ids)  # the history is excluded, as in the trained list
+        # an edit is measured against that baseline: the fold-in of the original history, its items excluded
+        kept, kept_ratings = ids[: len(ids) // 2], ratings[: len(ids) // 2]
+        edited = what_if(
+            model, train, kept, ratings=kept_ratings, original=ids, original_ratings=ratings, k=10, items=items
+        )
+        fresh = what_if(model, train, ids, ratings=ratings, k=10, items=items).ranking.drop(columns="change")
+        pd.testing.assert_frame_equal(edited.baseline, fresh)
+        old = dict(zip(fresh["item"], fresh["rank"]))
+        for item, rank, change in zip(edited.ranking["item"], edited.ranking["rank"], edited.ranking["change"]):
+            expected = "new" if item not in old else ("=" if old[item] == rank else None)
+            assert expected is None or change == expected
+        assert set(edited.dropped["item"]) == set(old) - set(edited.ranking["item"])
+
+
+def test_what_if_takes_the_original_history_or_an_explicit_baseline_not_both(trained):
+    model, parts, items = trained
+    user = parts.train.users.to_ids(np.array([3]))[0]
+    base = recommendations(model, parts.train, user, k=10, items=items, explain_top=0)
+    hist = history(parts.train, user, items)["item"].tolist()
+    with pytest.raises(ValueError, match="not both"):
+        what_if(model, parts.train, hist, original=hist, baseline=base)
+    assert what_if(model, parts.train, hist, k=10).baseline is None  # no comparison asked for
