@@ -81,7 +81,10 @@ with tab_whatif:
     with guarded():
         with edits:
             edit = recs.what_if_ui(loaded, hist, user=user)
-        result = what_if(loaded.model, train, edit.items, ratings=edit.ratings, baseline=base, k=k, items=items)
+        result = what_if(
+            loaded.model, train, edit.items, ratings=edit.ratings, original=edit.original,
+            original_ratings=edit.original_ratings, k=k, items=items,
+        )  # fmt: skip
         moved_in = int((result.ranking["change"] == "new").sum())
         with ranked:
             st.markdown(

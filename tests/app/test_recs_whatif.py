@@ -264,11 +264,6 @@ def test_the_page_shows_the_what_if_note_for_a_user_with_a_history_only(factor_r
     assert recs.WHAT_IF_NOTE not in [c.value for c in at.caption]  # its trained list is the fold-in of nothing
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app_pages/recommendations.py still passes baseline=base (the trained list) to what_if; it should "
-    "pass original=edit.original, original_ratings=edit.original_ratings. Remove this mark with that change.",
-)
 def test_the_page_shows_no_change_before_any_edit_for_bpr(factor_runs):
     run_id, train = factor_runs["ids"]["bpr"], factor_runs["data"].train
     at = _open(run_id, train.users.to_ids([0])[0])
