@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 from recsys_core import preflight
-from recsys_core.data.schema import SplitConfig
+from recsys_core.data.schema import DATASET_SPLIT, SplitConfig
 from recsys_core.data.store import DatasetStore
 from recsys_core.device import DeviceInfo
 from recsys_core.errors import ConfigError
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 ACTIVE = ("queued", "running")
 BUILTIN_NAME = "Built-in synthetic"
 KS = [1, 5, 10, 20, 50, 100]  # the evaluation cutoffs offered
-DEFAULT_SPLIT = SplitConfig(method="user_random", test_fraction=0.2, val_fraction=0.1, seed=42)
 
 
 def model_ui(models: list[dict[str, Any]]) -> dict[str, Any]:
@@ -139,13 +138,19 @@ def recent_runs_ui(runs: list[dict[str, Any]]) -> None:
         rows,
         hide_index=True,
         width="stretch",
-        column_config={"error": st.column_config.TextColumn("error", help="The full message is shown below")},
+        column_config={
+            "error": st.column_config.TextColumn("error", help="The full message is shown below"),
+            "ndcg@10": st.column_config.NumberColumn(format="%.4f"),
+            "rmse": st.column_config.NumberColumn(format="%.4f"),
+        },
+        placeholder="—",
         key="train.recent",
     )
     failed = {r["id"]: r for r in runs if r.get("error")}
     if not failed:
         return
-    run_id = next(iter(failed))
+    # a failed run's error first: a cancellation is not an error
+    run_id = next((i for i, r in failed.items() if r["status"] != "cancelled"), next(iter(failed)))
     if len(failed) > 1:
         run_id = st.selectbox(
             "Read the error of",
@@ -155,7 +160,12 @@ def recent_runs_ui(runs: list[dict[str, Any]]) -> None:
         )
     run = failed[run_id]
     label = run.get("name") or run_id
-    st.error(f"**{label}** ({run['model']}) {run['status']}: {run['error']}", icon=":material/error:")
+    if run["status"] == "cancelled":
+        done, total = run.get("last_epoch") or 0, run.get("epochs_total")
+        where = f" at epoch {done} of {total}" if done and total else " before its first epoch"
+        st.info(f"**{label}** ({run['model']}) was cancelled{where}.", icon=":material/cancel:")
+    else:
+        st.error(f"**{label}** ({run['model']}) {run['status']}: {run['error']}", icon=":material/error:")
 
 
 def training_data(name: str) -> tuple[str, SplitConfig]:
@@ -166,10 +176,10 @@ def training_data(name: str) -> tuple[str, SplitConfig]:
         if not store.exists(BUILTIN_NAME):
             data = resources.builtin_dataset()
             store.save(BUILTIN_NAME, data.interactions, items=data.items, source={"kind": "synthetic", **data.config},
-                       split=DEFAULT_SPLIT.to_dict())  # fmt: skip
+                       split=DATASET_SPLIT.to_dict())  # fmt: skip
         name = BUILTIN_NAME
     info = store.info(name)
-    split = SplitConfig.from_dict(info.split) if info.split else DEFAULT_SPLIT
+    split = info.split_config()  # the same rule as `runs submit --dataset`
     return name, split
 
 

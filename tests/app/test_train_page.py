@@ -81,3 +81,16 @@ def test_tags_typed_on_train_go_with_the_queued_run():
     assert not at.exception, [e.value for e in at.exception]
     (run,) = [r for r in RunStore().list() if r["name"] == "tagged pop"]
     assert run["tags"] == ["baseline", "sweep 3"]
+
+
+def test_a_cancelled_run_is_not_shown_as_an_error_and_empty_cells_are_dashes(reclab_home):
+    from recsys_core.runs.store import RunStore
+
+    store = RunStore(home=reclab_home)
+    store.request_cancel(store.create(model="bpr", name="stopped early"))
+    at = open_page("app_pages/train.py")
+    assert not at.exception
+    assert not [e.value for e in at.error if "stopped early" in e.value]
+    assert any("stopped early" in i.value and "was cancelled before its first epoch" in i.value for i in at.info)
+    recent = next(d for d in at.dataframe if "error" in d.value.columns)
+    assert recent.proto.placeholder == "—"
