@@ -18,9 +18,10 @@ log = logging.getLogger("reclab.ui")
 def page_header(title: str, caption: str) -> None:
     st.title(title)
     st.caption(caption)
-    message = state.pop_flash()
-    if message:
-        st.success(message)
+    kept = state.pop_flash()
+    if kept:
+        message, level = kept
+        (st.warning if level == "warning" else st.success)(message)
 
 
 def sidebar() -> None:

@@ -28,7 +28,8 @@ def active_dataset_name() -> str:
         st.session_state[ACTIVE_DATASET] = BUILTIN
         flash(
             f"Dataset '{name}' no longer exists (deleted in another session); using the built-in data. "
-            "Pick another on the Data page."
+            "Pick another on the Data page.",
+            level="warning",
         )
         return BUILTIN
     return name
@@ -47,11 +48,12 @@ def set_active_dataset(name: str) -> None:
     remember_active_dataset(None if name == BUILTIN else name)
 
 
-def flash(message: str) -> None:
+def flash(message: str, level: str = "success") -> None:
     """Keep a message for the next page header (shown once, by :func:`ui.layout.page_header`); it survives
-    an ``st.rerun()``."""
-    st.session_state[FLASH] = message
+    an ``st.rerun()``. ``level``: ``"success"`` (something done) or ``"warning"`` (something to notice)."""
+    st.session_state[FLASH] = (message, level)
 
 
-def pop_flash() -> str | None:
+def pop_flash() -> tuple[str, str] | None:
+    """The kept ``(message, level)``, once."""
     return st.session_state.pop(FLASH, None)

@@ -93,10 +93,10 @@ def test_a_session_whose_dataset_is_deleted_elsewhere_is_told_once_and_moves_to_
         "Dataset 'qa_implicit' no longer exists (deleted in another session); using the built-in data. "
         "Pick another on the Data page."
     )
-    assert [s.value for s in at.success] == [notice]
+    assert [s.value for s in at.warning] == [notice]
     assert sidebar_dataset(at) == "**Dataset:** Built-in synthetic"
 
     at.switch_page(TRAIN).run()  # told once: the next page works on the built-in data without repeating it
     assert not at.exception, [e.value for e in at.exception]
-    assert notice not in [s.value for s in at.success]
+    assert notice not in [s.value for s in at.warning]
     assert any(m.value.startswith("**Data:** Built-in synthetic") for m in at.markdown)
