@@ -535,9 +535,10 @@ def _parser_error(exc: Exception, display: str | None, has_header: bool, delimit
     if m:
         expected, line, saw = (int(g) for g in m.groups())
         row = line - 1 if has_header else line
+        fields = f"{expected:,} field{'s' if expected != 1 else ''}"
+        where = f"Line {line} of the file" + (f" (data row {row})" if has_header and row >= 1 else "")
         return DataError(
-            f"Line {line} of the file has {saw} fields where {expected} were expected "
-            f"(expected {expected} fields, saw {saw})",
+            f"{where} has {saw:,} fields, but the lines before it have {fields}",
             code="unreadable",
             file=display,
             rows=[row] if row >= 1 else [],
