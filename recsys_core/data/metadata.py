@@ -331,7 +331,7 @@ def check_metadata_coverage(meta: pd.DataFrame, interactions: pd.DataFrame) -> l
                 f"{without.size:,} of {len(used_ids):,} interacted items have no metadata (e.g. {_examples(without)})",
                 column=ITEM,
                 n_rows=int(without.size),
-                hint="Those items get no title or genres, and content-based models cannot use them",
+                hint="Those items show their id instead of a title, and count as genre-less in intra-list diversity",
             )
         )
     return out
