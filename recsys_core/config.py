@@ -72,3 +72,39 @@ def update_settings(values: dict[str, Any], home: str | Path | None = None) -> d
         Path(tmp).unlink(missing_ok=True)
         raise
     return settings
+
+
+SERVER_PATHS_ENV = "RECLAB_SERVER_PATHS"
+
+
+def server_path_roots() -> list[Path]:
+    """The folders whose files the dashboard's "File or MovieLens folder on the server" source may read:
+    ``$RECLAB_SERVER_PATHS`` (folders separated by ``os.pathsep``), else the folder the server was started in
+    and ``$RECLAB_HOME``. A browser user must not read any file the server process can (``/etc/passwd``)."""
+    raw = os.environ.get(SERVER_PATHS_ENV, "").strip()
+    if raw:
+        return [Path(p).expanduser() for p in raw.split(os.pathsep) if p.strip()]
+    return [Path.cwd(), reclab_home()]
+
+
+def check_server_path(path: str | Path) -> Path:
+    """``path`` resolved (links followed), when it lies in one of :func:`server_path_roots`.
+
+    Raises:
+        DataError: ``path_not_allowed``, naming the allowed folders and how to allow others.
+    """
+    from recsys_core.errors import DataError
+
+    resolved = Path(path).expanduser().resolve()
+    roots = [root.resolve() for root in server_path_roots()]
+    if any(resolved == root or root in resolved.parents for root in roots):
+        return resolved
+    raise DataError(
+        "This path is outside the folders the dashboard reads from ("
+        + ", ".join(str(r) for r in roots)
+        + ")",
+        code="path_not_allowed",
+        file=str(path),
+        hint=f"Move the file into one of them, or set {SERVER_PATHS_ENV} to the folders to allow "
+        f"(separated by '{os.pathsep}') before starting the server",
+    )

@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from recsys_core.config import check_server_path
 from recsys_core.data.columns import ROLES, detect_columns, name_score
 from recsys_core.data.metadata import check_metadata_coverage
 from recsys_core.data.movielens import load_movielens, load_movielens_folder
@@ -310,7 +310,7 @@ def _path_ui() -> SourceData | None:
         st.info("Enter the path of an interaction file or of a MovieLens folder on this server.")
         return None
     try:
-        p = Path(path).expanduser()
+        p = check_server_path(path)  # only below the allowed folders: a browser is not a shell on the server
         if p.is_dir():
             ml = load_movielens_folder(p)
             return SourceData(ml.name, ml.interactions, ml.items, source={"kind": "movielens", "path": str(p)})

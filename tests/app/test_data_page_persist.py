@@ -119,7 +119,8 @@ def test_the_kept_upload_is_used_through_later_reruns_and_replaced_by_a_new_uplo
     assert at.session_state["data.upload.kept"].name == "other.csv"  # only the latest upload is kept
 
 
-def test_the_server_path_and_synthetic_settings_survive_another_page(tmp_path):
+def test_the_server_path_and_synthetic_settings_survive_another_page(tmp_path, monkeypatch):
+    monkeypatch.setenv("RECLAB_SERVER_PATHS", str(tmp_path))
     path = tmp_path / "events.csv"
     path.write_bytes(LOG)
     at = open_page(PAGE)
