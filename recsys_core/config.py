@@ -100,9 +100,7 @@ def check_server_path(path: str | Path) -> Path:
     if any(resolved == root or root in resolved.parents for root in roots):
         return resolved
     raise DataError(
-        "This path is outside the folders the dashboard reads from ("
-        + ", ".join(str(r) for r in roots)
-        + ")",
+        "This path is outside the folders the dashboard reads from (" + ", ".join(str(r) for r in roots) + ")",
         code="path_not_allowed",
         file=str(path),
         hint=f"Move the file into one of them, or set {SERVER_PATHS_ENV} to the folders to allow "
