@@ -18,7 +18,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from recsys_core.evaluation import METRICS
 from recsys_core.evaluation.segments import ID_COLUMNS, compare_runs
 from recsys_core.evaluation.significance import PairedTestResult
 from recsys_core.runs import compare as cmp
@@ -129,7 +128,7 @@ def filters_ui(table: pd.DataFrame) -> Filters:
     default = next((m for m in ("ndcg@10", "rmse") if m in metrics), metrics[0] if metrics else None)
     key = f"{KEY}.f.sort"
     current = st.session_state.get(key, default)
-    about = f"\n\n**{current}**: {metric_help(current)}" if metric_help(current) else ""
+    about = f"\n\n**{current}**: {cmp.metric_help(current)}" if cmp.metric_help(current) else ""
     sort_by = c5.selectbox(
         "Sort by",
         metrics,
@@ -273,7 +272,7 @@ def pick_ui(label: str, options: Sequence[str], *, key: str, prefer: Sequence[st
     index = next((options.index(p) for p in prefer if p in options), 0)
     current = st.session_state.get(f"{KEY}.{key}")
     current = current if current in options else (options[index] if options else None)
-    about = metric_help(current)
+    about = cmp.metric_help(current)
     return (where or st).selectbox(
         label, options, index=index, key=f"{KEY}.{key}", help=f"**{current}**: {about}" if about else None
     )
@@ -291,39 +290,7 @@ def pair_ui(
     return a, b, metric
 
 
-# Result keys whose registry entry (recsys_core.evaluation.METRICS) has a longer name, and the counts that are
-# not metrics of the registry.
-_REGISTRY_NAME = {
-    "coverage": "catalog_coverage",
-    "gini": "gini_index",
-    "avg_popularity": "average_popularity",
-    "diversity": "intra_list_diversity",
-}
-_COUNT_HELP = {
-    "n_users": "Test users evaluated (those with at least one relevant test item).",
-    "n_users_skipped": "Test users left out of the averages (no relevant test item).",
-    "n_pairs": "Test ratings that rmse and mae were computed on.",
-    "n_unknown": "Test ratings left out because their user or item was not in the training data.",
-}
 EMPTY = "—"  # what a cell without a value shows (never "None")
-
-
-def metric_help(column: str | None) -> str | None:
-    """The one-line definition of a metric column (``"ndcg@10"``, ``"rmse"``, ``"coverage@10"``) from the
-    metric registry, with the cutoff and which direction is better; None for an unknown column."""
-    if not column:
-        return None
-    if column in _COUNT_HELP:
-        return _COUNT_HELP[column]
-    name, k = cmp.split_metric(column)
-    info = METRICS.get(_REGISTRY_NAME.get(name, name))
-    if info is None:
-        return None
-    better = {True: " Higher is better.", False: " Lower is better."}.get(
-        False if cmp.lower_is_better(column) else info.higher_is_better, ""
-    )
-    at = f" (top-{k} lists)" if k is not None else ""
-    return f"{info.description}{better}{at} Definitions: docs/metrics.md."
 
 
 def metric_column_config(columns: Sequence[str]) -> dict[str, Any]:
@@ -331,7 +298,7 @@ def metric_column_config(columns: Sequence[str]) -> dict[str, Any]:
     4 decimals and counts as whole numbers with thousands separators."""
     return {
         c: st.column_config.NumberColumn(
-            c, help=metric_help(c), format="localized" if c in cmp.COUNT_METRICS else "%.4f"
+            c, help=cmp.metric_help(c), format="localized" if c in cmp.COUNT_METRICS else "%.4f"
         )
         for c in columns
     }

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_core.errors import ConfigError
+from recsys_core.evaluation import METRICS
 from recsys_core.evaluation.protocol import EvalProtocol
 from recsys_core.evaluation.segments import activity_segments
 from recsys_core.evaluation.significance import PairedTestResult
@@ -510,3 +511,37 @@ def significance_verdict(
         f"'{winner}' does better than '{loser}' {how}, but the difference is NOT significant at {alpha:g} "
         f"(p = {p:.3g}; {ci})."
     )
+
+
+# Result keys whose registry entry (recsys_core.evaluation.METRICS) has a longer name, and the counts that are
+# not metrics of the registry.
+_REGISTRY_NAME = {
+    "coverage": "catalog_coverage",
+    "gini": "gini_index",
+    "avg_popularity": "average_popularity",
+    "diversity": "intra_list_diversity",
+}
+_COUNT_HELP = {
+    "n_users": "Test users evaluated (those with at least one relevant test item).",
+    "n_users_skipped": "Test users left out of the averages (no relevant test item).",
+    "n_pairs": "Test ratings that rmse and mae were computed on.",
+    "n_unknown": "Test ratings left out because their user or item was not in the training data.",
+}
+
+
+def metric_help(column: str | None) -> str | None:
+    """The one-line definition of a metric column (``"ndcg@10"``, ``"rmse"``, ``"coverage@10"``) from the
+    metric registry, with the cutoff and which direction is better; None for an unknown column."""
+    if not column:
+        return None
+    if column in _COUNT_HELP:
+        return _COUNT_HELP[column]
+    name, k = split_metric(column)
+    info = METRICS.get(_REGISTRY_NAME.get(name, name))
+    if info is None:
+        return None
+    better = {True: " Higher is better.", False: " Lower is better."}.get(
+        False if lower_is_better(column) else info.higher_is_better, ""
+    )
+    at = f" (top-{k} lists)" if k is not None else ""
+    return f"{info.description}{better}{at} Definitions: docs/metrics.md."

@@ -299,3 +299,13 @@ def test_describe_protocol_and_helpers():
     assert "not evaluated" in cmp.describe_protocol(None)
     assert cmp.evaluation_kind({"metrics": {"rmse": 1.0}}) == "rating"
     assert cmp.run_table([]).empty
+
+
+def test_metric_help_defines_result_columns_from_the_registry():
+    from recsys_core.runs.compare import metric_help
+
+    assert "Higher is better" in metric_help("ndcg@10") and "(top-10 lists)" in metric_help("ndcg@10")
+    assert "Lower is better" in metric_help("rmse")
+    assert metric_help("coverage@10") and metric_help("gini@10")  # result names shorter than the registry's
+    assert metric_help("n_users").startswith("Test users evaluated")
+    assert metric_help("no_such_metric") is None and metric_help(None) is None
