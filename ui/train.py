@@ -35,28 +35,40 @@ def model_ui(models: list[dict[str, Any]]) -> dict[str, Any]:
     return by_name[name]
 
 
+# Form labels for names that read badly as they are; every other name shows with spaces for underscores. The
+# public name (CLI ``--param``, configs) stays in each field's help.
+_LABELS = {"k": "k (neighbours per item)", "l2": "l2 (regularisation)", "lr": "learning rate", "reg": "reg (L2)",
+           "bm25_k1": "BM25 k1", "bm25_b": "BM25 b", "cg_steps": "CG steps"}  # fmt: skip
+
+
+def param_label(p: Param) -> str:
+    """How the Train form names a hyperparameter."""
+    return _LABELS.get(p.name, p.name.replace("_", " "))
+
+
 def hyperparams_ui(schema: list[Param], *, key: str) -> dict[str, Any]:
     """A form field per hyperparameter, generated from the model's schema (ranges and help included)."""
     values: dict[str, Any] = {}
     columns = st.columns(3)
     for i, p in enumerate(schema):
         col = columns[i % 3]
-        help_text = f"{p.help} Range {p.describe_range()}{', log scale' if p.log else ''}."
+        help_text = f"{p.help} Range {p.describe_range()}{', log scale' if p.log else ''}. (`{p.name}`)"
+        label = param_label(p)
         k = f"{key}.{p.name}"
         if p.kind == "choice":
             choices = list(p.choices or ())
-            values[p.name] = col.selectbox(p.name, choices, index=choices.index(p.default), help=help_text, key=k)
+            values[p.name] = col.selectbox(label, choices, index=choices.index(p.default), help=help_text, key=k)
         elif p.kind == "bool":
-            values[p.name] = col.toggle(p.name, value=bool(p.default), help=help_text, key=k)
+            values[p.name] = col.toggle(label, value=bool(p.default), help=help_text, key=k)
         elif p.kind == "int":
             values[p.name] = int(
-                col.number_input(p.name, int(p.low), int(p.high), int(p.default), step=1, help=help_text, key=k)
+                col.number_input(label, int(p.low), int(p.high), int(p.default), step=1, help=help_text, key=k)
             )
         else:
             step = float(p.default) / 10 if p.log and p.default else 0.01
             values[p.name] = float(
                 col.number_input(
-                    p.name, float(p.low), float(p.high), float(p.default), step=step, format="%g", help=help_text,
+                    label, float(p.low), float(p.high), float(p.default), step=step, format="%g", help=help_text,
                     key=k,
                 )
             )  # fmt: skip

@@ -10,10 +10,13 @@ def test_train_page_builds_the_form_from_the_schema():
     assert at.title[0].value == "Train"
     at.selectbox(key="train.model").set_value("ials").run()
     labels = {n.label for n in at.number_input}
-    assert {"factors", "iterations", "reg", "alpha"} <= labels
+    assert {"factors", "iterations", "reg (L2)", "alpha"} <= labels
+    at.selectbox(key="train.model").set_value("itemknn").run()
+    assert {"k (neighbours per item)", "BM25 k1"} <= {n.label for n in at.number_input}  # not to be read as a K
+    at.selectbox(key="train.model").set_value("ials").run()
     factors = at.number_input(key="train.p.ials.factors")
     assert factors.value == 64 and factors.max == 1024
-    assert "Range" in factors.help
+    assert "Range" in factors.help and "`factors`" in factors.help  # the public name for --param / configs
     assert at.selectbox(key="train.p.ials.solver").options == ["cg", "cholesky"]
     assert "No jobs running" in " ".join(i.value for i in at.info)
 
