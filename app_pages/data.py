@@ -48,6 +48,8 @@ if prof.over_time is not None:
 else:
     right.info("No timestamp column: temporal splits are not available.")
 
+STEP_LABELS = {"duplicates": "Duplicates", "implicit_threshold": "Ratings → implicit", "k_core": "k-core filter",
+               "normalisation": "Rating normalisation"}  # fmt: skip
 st.subheader("Cleaning")
 config = preprocess_ui(has_rating="rating" in frame.columns)
 with guarded():
@@ -55,7 +57,7 @@ with guarded():
     steps = pd.DataFrame(
         [
             {
-                "step": r.step,
+                "step": STEP_LABELS.get(r.step, r.step),
                 "users": f"{r.before.users:,} → {r.after.users:,}",
                 "items": f"{r.before.items:,} → {r.after.items:,}",
                 "interactions": f"{r.before.interactions:,} → {r.after.interactions:,}",

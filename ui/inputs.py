@@ -81,7 +81,13 @@ def preprocess_ui(*, has_rating: bool, key: str = "data.pre") -> PreprocessConfi
         help="Users with fewer are removed, repeatedly with the item rule until both hold.",
     )
     min_item = c3.number_input(
-        "Min interactions per item (k-core)", 0, 1000, 0, key=f"{key}.min_item", persist_state="session"
+        "Min interactions per item (k-core)",
+        0,
+        1000,
+        0,
+        key=f"{key}.min_item",
+        persist_state="session",
+        help="Items with fewer are removed, repeatedly with the user rule until both hold.",
     )
     threshold, normalisation = None, "none"
     if has_rating:

@@ -76,7 +76,7 @@ def _steps(at) -> pd.DataFrame:
 def test_cleaning_controls_change_the_preview_before_saving():
     at = _upload(open_page(PAGE), _csv(n_users=30))
     at.number_input(key="data.pre.min_item").set_value(10).run()
-    kcore = _steps(at).set_index("step").loc["k_core"]
+    kcore = _steps(at).set_index("step").loc["k-core filter"]
     assert kcore["interactions"].startswith("180 → ")
     assert kcore["interactions"] != "180 → 180"  # items with fewer than 10 interactions are removed
     # asking for more than any user has empties the data: a message says what to do, nothing crashes
