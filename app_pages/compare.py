@@ -28,7 +28,7 @@ shown = cmp.sort_table(
     ),
     filters.sort_by,
 )
-ui.show_run_table(shown, groups)
+ui.show_run_table(shown, groups, filters.sort_by)
 
 selected = ui.selection_ui(shown, labels)
 by_id = {r["id"]: r for r in runs}

@@ -304,11 +304,14 @@ def metric_column_config(columns: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def show_run_table(shown: pd.DataFrame, groups: Sequence[cmp.ProtocolGroup]) -> None:
-    """The filtered run table (rank within its protocol group first), the groups, and its CSV download.
-    A cell without a value (a run without metrics, a metric a run lacks) shows :data:`EMPTY`, never "None"."""
+def show_run_table(shown: pd.DataFrame, groups: Sequence[cmp.ProtocolGroup], sort_by: str | None = None) -> None:
+    """The filtered run table (rank within its protocol group first, then the metric it is sorted by), the
+    groups, and its CSV download. A cell without a value (a run without metrics, a metric a run lacks) shows
+    :data:`EMPTY`, never "None"."""
     info = [c for c in ("rank", "name", "model", "dataset", "status", "tags", "group", "created") if c in shown]
     metrics = cmp.metric_columns(shown, rankable=False)
+    if sort_by in metrics:  # the sort column in view, not somewhere after avg_popularity and coverage
+        metrics = [sort_by] + [m for m in metrics if m != sort_by]
     st.dataframe(
         shown[info + metrics],
         hide_index=True,

@@ -270,3 +270,13 @@ def test_metric_columns_and_pickers_explain_each_metric(two_runs):
     metrics_help = {c: v.get("help") for c, v in _config(at, 1).items()}
     assert METRICS["mrr"].description in metrics_help["mrr@10"]
     assert METRICS["ndcg"].description in at.selectbox(key="compare.k.metric").help
+
+
+def test_the_sort_metric_is_the_first_metric_column(two_runs):
+    # QA round 2 #11: metric columns are alphabetical, so the one sorted by was off-screen
+    at = open_page(PAGE)
+    at.selectbox(key="compare.f.sort").set_value("recall@10").run()
+    assert not at.exception
+    columns = list(at.dataframe[0].value.columns)
+    first_metric = next(c for c in columns if "@" in c or c in ("rmse", "mae"))
+    assert first_metric == "recall@10"
