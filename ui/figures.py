@@ -71,7 +71,7 @@ def popularity_long_tail(p: DataProfile, max_points: int = 2000) -> go.Figure:
             hovertemplate="rank %{x:,}: %{y:,} interactions<extra></extra>",
         )
     )
-    fig.update_yaxes(type="log")
+    fig.update_yaxes(type="log", dtick=1)  # labels at powers of ten only (minor labels crowd)
     return _style(fig, "item popularity rank", "interactions per item (log scale)", "Item popularity (long tail)")
 
 
@@ -91,7 +91,7 @@ def user_activity_histogram(p: DataProfile, bins: int = 40) -> go.Figure:
             hovertemplate="%{customdata[0]:.0f}–%{customdata[1]:.0f} interactions: %{y:,} users<extra></extra>",
         )
     )
-    fig.update_xaxes(type="log")
+    fig.update_xaxes(type="log", dtick=1)  # labels at powers of ten only (minor labels crowd)
     return _style(fig, "interactions per user (log scale)", "users (count)", "User activity")
 
 

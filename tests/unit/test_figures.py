@@ -72,3 +72,13 @@ def test_the_shared_chart_layout_keeps_a_log_axis_the_builder_set():
     prof = profile(generate_synthetic(n_users=50, n_items=40, n_interactions=600, seed=1).interactions)
     assert figures.popularity_long_tail(prof).layout.yaxis.type == "log"
     assert figures.user_activity_histogram(prof).layout.xaxis.type == "log"
+
+
+def test_log_axes_label_powers_of_ten_only():
+    from recsys_core.data.profile import profile
+    from recsys_core.data.synthetic import generate_synthetic
+    from ui import figures
+
+    prof = profile(generate_synthetic(n_users=50, n_items=40, n_interactions=600, seed=1).interactions)
+    assert figures.popularity_long_tail(prof).layout.yaxis.dtick == 1
+    assert figures.user_activity_histogram(prof).layout.xaxis.dtick == 1
