@@ -3,7 +3,7 @@ similar items and downloads."""
 
 import streamlit as st
 
-from recsys_core.inspection import list_overlap, similar, what_if
+from recsys_core.inspection import explanation_kind, list_overlap, similar, what_if
 from ui import recs
 from ui.layout import guarded, page_header
 
@@ -48,6 +48,7 @@ right.markdown(
 )
 with right:
     recs.show_recommendations(base, key="recs.top")
+    st.caption(f"Because (weights in brackets): {explanation_kind(loaded.model)}")
 
 tab_side, tab_whatif, tab_similar, tab_download = st.tabs(
     ["Side by side", "What-if", "Similar items", "Downloads"], key="recs.tabs"

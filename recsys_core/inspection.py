@@ -88,7 +88,8 @@ def recommendations(
     explain_top: int = 3,
 ) -> pd.DataFrame:
     """Top-``k`` for a training user: ``rank, item, title, genres, score, in_test`` (a hit in the held-out
-    part) and ``because`` (titles of the history items that contributed most, from ``model.explain``)."""
+    part) and ``because`` (the history items that contributed most, from ``model.explain``, each with its weight:
+    see :func:`explanation_kind` for what the weights are)."""
     u = _user_index(train, user)
     scores = model.score(np.array([u])).float().cpu().numpy()[0]
     seen = model.train_[u].indices if model.train_ is not None else np.array([], dtype=np.int64)
@@ -100,9 +101,22 @@ def recommendations(
     for i in frame["item_index"]:
         contributions = model.explain(u, int(i), top=explain_top) if explain_top else []
         ids = train.items.to_ids(np.array([c.item for c in contributions], dtype=np.int64))
-        because.append(", ".join(_titles(items, ids)[0]))
+        titles = _titles(items, ids)[0]
+        because.append(", ".join(f"{t} ({c.weight:.3g})" for t, c in zip(titles, contributions)))
     frame["because"] = because
     return frame.drop(columns="item_index")
+
+
+def explanation_kind(model: Recommender) -> str:
+    """What ``model.explain``'s weights are, in one sentence for readers of a "because" column."""
+    if model.name == "popularity":
+        return "Popularity ignores the history: no history item contributes to its scores."
+    if type(model).explain is Recommender.explain:
+        return (
+            f"{model.name}: the cosine similarity between the recommended item's and each history item's learned "
+            "vectors (an approximation: the score is not a sum over history items)."
+        )
+    return f"{model.name}: each history item's exact share of the score (the shares add up to the score)."
 
 
 @dataclass

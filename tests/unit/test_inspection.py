@@ -166,3 +166,22 @@ def test_what_if_takes_the_original_history_or_an_explicit_baseline_not_both(tra
     with pytest.raises(ValueError, match="not both"):
         what_if(model, parts.train, hist, original=hist, baseline=base)
     assert what_if(model, parts.train, hist, k=10).baseline is None  # no comparison asked for
+
+
+def test_because_gives_each_history_items_weight_and_the_kind_of_explanation():
+    from recsys_core.inspection import explanation_kind
+
+    syn = generate_synthetic(n_users=60, n_items=40, n_interactions=900, seed=2)
+    data = Interactions.from_frame(syn.interactions)
+    exact, approx = create("itemknn", device="cpu"), create("bpr", device="cpu", epochs=2)
+    for model in (exact, approx):
+        fit(model, data)
+    user = data.users.to_ids([0])[0]
+    top = recommendations(exact, data, user, k=3, items=syn.items, explain_top=2)
+    first = top["because"].iloc[0]
+    assert first.endswith(")") and "(" in first  # "Title (0.42), Title (0.31)"
+    contributions = exact.explain(0, int(data.items.to_index([top["item"].iloc[0]])[0]), top=2)
+    assert f"({contributions[0].weight:.3g})" in first
+    assert "exact share" in explanation_kind(exact)
+    assert "cosine similarity" in explanation_kind(approx)
+    assert "ignores the history" in explanation_kind(create("popularity"))
