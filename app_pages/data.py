@@ -49,7 +49,7 @@ else:
     right.info("No timestamp column: temporal splits are not available.")
 
 STEP_LABELS = {"duplicates": "Duplicates", "implicit_threshold": "Ratings → implicit", "k_core": "k-core filter",
-               "normalisation": "Rating normalisation"}  # fmt: skip
+               "normalisation": "Rating normalisation", "pseudonymise": "Pseudonymise users"}  # fmt: skip
 st.subheader("Cleaning")
 config = preprocess_ui(has_rating="rating" in frame.columns)
 with guarded():

@@ -62,7 +62,7 @@ def column_mapping_ui(columns: Sequence[str], guess: Mapping[str, str | None], *
 
 
 def preprocess_ui(*, has_rating: bool, key: str = "data.pre") -> PreprocessConfig:
-    """Duplicate policy, implicit threshold, k-core and normalisation controls."""
+    """Duplicate policy, implicit threshold, k-core, normalisation and user pseudonymisation controls."""
     c1, c2, c3 = st.columns(3)
     duplicates = c1.selectbox(
         "Duplicate (user, item) pairs",
@@ -114,12 +114,20 @@ def preprocess_ui(*, has_rating: bool, key: str = "data.pre") -> PreprocessConfi
                     "user_zscore": "z-score per user",
                 }.get,
             )
+    pseudonymise = st.toggle(
+        "Pseudonymise user ids",
+        key=f"{key}.pseudonymise",
+        persist_state="session",
+        help="Replace every user id by 1..n (in order of first appearance) before saving. No mapping is kept, so "
+        "the saved dataset, its runs, the Recommendations page and every export hold no original user id.",
+    )
     return PreprocessConfig(
         duplicates=duplicates,
         implicit_threshold=threshold,
         min_user_interactions=int(min_user),
         min_item_interactions=int(min_item),
         normalisation=normalisation,
+        pseudonymise_users=pseudonymise,
     )
 
 

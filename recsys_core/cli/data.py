@@ -46,6 +46,9 @@ def add_preprocess_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--min-user", type=int, default=0, help="k-core: min interactions per user")
     g.add_argument("--min-item", type=int, default=0, help="k-core: min interactions per item")
     g.add_argument("--normalise", default="none", choices=["none", "global", "user_mean", "user_zscore"])
+    g.add_argument(
+        "--pseudonymise-users", action="store_true", help="replace user ids by 1..n; no mapping is kept (privacy)"
+    )
 
 
 def preprocess_config(args: argparse.Namespace) -> PreprocessConfig:
@@ -55,6 +58,7 @@ def preprocess_config(args: argparse.Namespace) -> PreprocessConfig:
         min_user_interactions=args.min_user,
         min_item_interactions=args.min_item,
         normalisation=args.normalise,
+        pseudonymise_users=args.pseudonymise_users,
     )
 
 

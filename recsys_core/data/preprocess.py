@@ -604,14 +604,14 @@ class PreprocessResult:
 
 
 def preprocess(frame: pd.DataFrame, config: PreprocessConfig | None = None) -> PreprocessResult:
-    """Run duplicates → implicit threshold → k-core → normalisation on a canonical frame.
+    """Run duplicates → implicit threshold → k-core → normalisation → pseudonymisation on a canonical frame.
 
     Args:
         frame: canonical interactions frame (``user``, ``item``, optional ``rating`` / ``timestamp``).
         config: the steps' options; default ``PreprocessConfig()`` (keep the last of duplicates only).
 
     Returns:
-        :class:`PreprocessResult` with the cleaned frame, four step reports and the normaliser.
+        :class:`PreprocessResult` with the cleaned frame, five step reports and the normaliser.
 
     Raises:
         ConfigError: a threshold or normalisation on data without ratings (or both together).
@@ -638,4 +638,17 @@ def preprocess(frame: pd.DataFrame, config: PreprocessConfig | None = None) -> P
     reports.append(rep)
     work, rep, norm = _normalise(work, config.normalisation)
     reports.append(rep)
-    return PreprocessResult(frame=work.to_frame(), reports=reports, normaliser=norm, config=config)
+    out = work.to_frame()
+    reports.append(_pseudonymise_users(out, config.pseudonymise_users, work.counts()))
+    return PreprocessResult(frame=out, reports=reports, normaliser=norm, config=config)
+
+
+def _pseudonymise_users(frame: pd.DataFrame, on: bool, counts: Counts) -> StepReport:
+    """Replace ``frame``'s user ids, in place, by 1..n in order of first appearance; no mapping is kept."""
+    params = {"pseudonymise_users": on}
+    if not on:
+        return StepReport("pseudonymise", params, counts, counts, "off: the original user ids are kept")
+    codes, _ = pd.factorize(frame[USER])
+    frame[USER] = codes.astype(np.int64) + 1
+    note = f"{counts.users:,} user ids replaced by 1..{counts.users:,}; the mapping is not kept"
+    return StepReport("pseudonymise", params, counts, counts, note)

@@ -100,7 +100,8 @@ Normalisation = Literal["none", "global", "user_mean", "user_zscore"]
 
 @dataclass(frozen=True)
 class PreprocessConfig(_Config):
-    """Cleaning steps, applied in this order: duplicates → implicit threshold → k-core → normalisation.
+    """Cleaning steps, applied in this order: duplicates → implicit threshold → k-core → normalisation →
+    pseudonymisation.
 
     Attributes:
         duplicates: how to merge repeated (user, item) pairs; ``first``/``last`` keep one row in time
@@ -112,6 +113,8 @@ class PreprocessConfig(_Config):
         min_item_interactions: same for items.
         normalisation: rating normalisation; ``global`` subtracts the global mean, ``user_mean``
             each user's mean, ``user_zscore`` centres and divides by each user's std. Reversible.
+        pseudonymise_users: replace the user ids by 1..n in order of first appearance, keeping no mapping, so
+            the saved dataset, its runs and every export hold no original user id. Not reversible.
     """
 
     duplicates: DuplicatePolicy = "last"
@@ -119,6 +122,7 @@ class PreprocessConfig(_Config):
     min_user_interactions: int = 0
     min_item_interactions: int = 0
     normalisation: Normalisation = "none"
+    pseudonymise_users: bool = False
 
     def __post_init__(self) -> None:
         if self.duplicates not in ("first", "last", "mean", "max", "sum"):

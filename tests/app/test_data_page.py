@@ -108,3 +108,18 @@ def test_replacing_a_dataset_that_runs_use_says_their_data_is_kept(reclab_home):
     at.run()
     notes = [i.value for i in at.info if "trained on 'my events'" in i.value]
     assert notes and "1 run was trained" in notes[0] and "older version" in notes[0]
+
+
+def test_pseudonymised_users_are_what_gets_saved(reclab_home):
+    from recsys_core.data.store import DatasetStore
+
+    at = _upload(open_page(PAGE), _csv(n_users=30))
+    at.toggle(key="data.pre.pseudonymise").set_value(True).run()
+    assert not at.exception
+    steps = _steps(at).set_index("step")
+    assert "30 user ids replaced" in steps.loc["Pseudonymise users", "what it did"]
+    _text_input(at, "Dataset name").set_value("private").run()
+    at.button(key="data.save").click().run()
+    saved = DatasetStore().load("private")
+    assert sorted(saved.interactions["user"].unique()) == list(range(1, 31))
+    assert saved.info.preprocess["pseudonymise_users"] is True

@@ -246,8 +246,8 @@ def test_pipeline_reports_every_step_in_order():
     config = PreprocessConfig(duplicates="mean", min_user_interactions=5, min_item_interactions=5)
     result = preprocess(f, config)
     steps = [r.step for r in result.reports]
-    assert steps == ["duplicates", "implicit_threshold", "k_core", "normalisation"]
-    assert [r.note for r in result.reports][1::2] == ["off", "off"]
+    assert steps == ["duplicates", "implicit_threshold", "k_core", "normalisation", "pseudonymise"]
+    assert [r.note for r in result.reports][1:4:2] == ["off", "off"]
     # each step starts where the previous one ended
     for prev, nxt in zip(result.reports, result.reports[1:]):
         assert prev.after == nxt.before
@@ -289,7 +289,7 @@ def test_pipeline_normaliser_is_returned():
     result = preprocess(RATED, PreprocessConfig(normalisation="user_zscore"))
     assert result.normaliser is not None
     assert result.normaliser.method == "user_zscore"
-    assert result.reports[-1].step == "normalisation"
+    assert result.reports[-2].step == "normalisation"
 
 
 @pytest.mark.shared_data
@@ -302,3 +302,16 @@ def test_movielens_100k_has_no_duplicates_and_is_a_5_core(shared_data):
     result = preprocess(f, PreprocessConfig(min_user_interactions=5, min_item_interactions=1))
     assert result.reports[0].note == "no duplicates"
     assert result.counts == Counts(users=943, items=1682, interactions=100_000)  # every user has >= 20 ratings
+
+
+def test_pseudonymised_users_are_1_to_n_in_first_appearance_order_and_nothing_else_changes():
+    f = frame(["alice", "bob", "alice", "carol", "bob"], [10, 11, 12, 10, 13], [5, 4, 3, 2, 1], [1, 2, 3, 4, 5])
+    plain = preprocess(f, PreprocessConfig()).frame
+    result = preprocess(f, PreprocessConfig(pseudonymise_users=True))
+    out = result.frame
+    assert out["user"].tolist() == [1, 2, 1, 3, 2] and out["user"].dtype == np.int64
+    assert not set(map(str, out["user"])) & {"alice", "bob", "carol"}
+    assert out.drop(columns="user").equals(plain.drop(columns="user"))  # items, ratings, times untouched
+    report = result.reports[-1]
+    assert report.step == "pseudonymise" and "3 user ids replaced by 1..3" in report.note
+    assert report.before == report.after
