@@ -111,7 +111,7 @@ class EvalProtocol:
         reasons = []
         if self.data_fingerprint != other.data_fingerprint:
             reasons.append("different data (fingerprints differ)")
-        if self.split != other.split:
+        if with_default_cleaning(self.split) != with_default_cleaning(other.split):
             reasons.append("different split")
         if self.candidates != other.candidates or (
             self.candidates == "sampled" and self.n_negatives != other.n_negatives
@@ -124,6 +124,19 @@ class EvalProtocol:
         if self.map_normaliser != other.map_normaliser:
             reasons.append("different MAP normaliser")
         return reasons
+
+
+def with_default_cleaning(split: Any) -> Any:
+    """A data description with every cleaning option filled in: runs recorded before an option existed compare
+    equal to runs that left it at its default."""
+    if not isinstance(split, dict) or not isinstance(split.get("preprocess"), dict):
+        return split
+    from recsys_core.data.schema import PreprocessConfig
+
+    try:
+        return {**split, "preprocess": PreprocessConfig.from_dict(dict(split["preprocess"])).to_dict()}
+    except (ConfigError, TypeError):
+        return split
 
 
 @dataclass

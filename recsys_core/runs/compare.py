@@ -24,7 +24,7 @@ import pandas as pd
 
 from recsys_core.errors import ConfigError
 from recsys_core.evaluation import METRICS
-from recsys_core.evaluation.protocol import EvalProtocol
+from recsys_core.evaluation.protocol import EvalProtocol, with_default_cleaning
 from recsys_core.evaluation.segments import activity_segments
 from recsys_core.evaluation.significance import PairedTestResult
 
@@ -103,6 +103,8 @@ def _describe_preprocess(pre: Mapping[str, Any] | None) -> str:
         steps.append(f"k-core users ≥ {users}, items ≥ {items}")
     if pre.get("normalisation", "none") != "none":
         steps.append(f"normalised {pre['normalisation']}")
+    if pre.get("pseudonymise_users"):
+        steps.append("users pseudonymised")
     return "; ".join(steps)
 
 
@@ -184,7 +186,7 @@ def _aspects(run: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
     p = _protocol(run)
     assert p is not None
     evaluation = evaluation_kind(run)
-    described = p.split or {}
+    described = with_default_cleaning(dict(p.split or {}))  # runs from before an option existed: its default
     out: dict[str, tuple[str, str]] = {"evaluation": (evaluation, evaluation)}
     if described.get("kind") == "split":
         # the prepared-data fingerprint covers the raw data, the cleaning and the split: name them apart

@@ -111,3 +111,12 @@ def test_batch_size_is_bounded_by_memory():
     small = auto_batch_size(1_000)
     large = auto_batch_size(5_000_000)
     assert 1 <= large <= small <= 8192
+
+
+def test_a_data_description_from_before_a_cleaning_option_existed_is_still_the_same_split():
+    old = {"kind": "split", "split": {"method": "user_random"}, "preprocess": {"duplicates": "last"}}
+    new = {**old, "preprocess": {"duplicates": "last", "pseudonymise_users": False}}
+    a, b = EvalProtocol(split=old), EvalProtocol(split=new)
+    assert a.mismatches(b) == []
+    private = EvalProtocol(split={**old, "preprocess": {"duplicates": "last", "pseudonymise_users": True}})
+    assert a.mismatches(private) == ["different split"]

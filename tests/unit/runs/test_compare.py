@@ -309,3 +309,17 @@ def test_metric_help_defines_result_columns_from_the_registry():
     assert metric_help("coverage@10") and metric_help("gini@10")  # result names shorter than the registry's
     assert metric_help("n_users").startswith("Test users evaluated")
     assert metric_help("no_such_metric") is None and metric_help(None) is None
+
+
+def test_cleaning_recorded_before_an_option_existed_compares_equal_to_its_default():
+    old = {"duplicates": "last", "implicit_threshold": None, "min_user_interactions": 0,
+           "min_item_interactions": 0, "normalisation": "none"}  # fmt: skip
+    new = {**old, "pseudonymise_users": False}
+
+    def described(pre: dict) -> dict:
+        return {**protocol(), "split": {**SPLIT, "preprocess": pre}}
+
+    before, after = run("a", {"ndcg@10": 0.1}, proto=described(old)), run("b", {"ndcg@10": 0.2}, proto=described(new))
+    assert len(cmp.protocol_groups([before, after])) == 1
+    private = run("c", {"ndcg@10": 0.3}, proto=described({**new, "pseudonymise_users": True}))
+    assert len(cmp.protocol_groups([before, private])) == 2
