@@ -161,6 +161,11 @@ def interactions_fingerprint(data: Interactions) -> str:
     return _digest(columns, kinds)
 
 
+# Preprocessing options added after fingerprints were first recorded, with their defaults: a run recorded
+# before an option existed must rebuild to the same fingerprint (runs.worker.load_run_data checks it).
+_ADDED_LATER: dict[str, object] = {"pseudonymise_users": False}
+
+
 def data_fingerprint(raw_fingerprint: str, preprocess: PreprocessConfig, split: SplitConfig | None) -> str:
     """SHA-256 hex of the raw data fingerprint and the configs that turned it into training data.
 
@@ -172,10 +177,14 @@ def data_fingerprint(raw_fingerprint: str, preprocess: PreprocessConfig, split: 
     Returns:
         64 hex characters; changes with any option (canonical JSON with sorted keys).
     """
+    pre = preprocess.to_dict()
+    for option in _ADDED_LATER:  # at their default they are left out, so earlier fingerprints stay the same
+        if pre.get(option) == _ADDED_LATER[option]:
+            pre.pop(option)
     payload = {
         "format": FORMAT_VERSION,
         "data": raw_fingerprint,
-        "preprocess": preprocess.to_dict(),
+        "preprocess": pre,
         "split": None if split is None else split.to_dict(),
     }
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)

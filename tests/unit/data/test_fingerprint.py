@@ -158,3 +158,20 @@ def test_data_fingerprint_depends_on_every_part():
     ]
     assert fp not in others
     assert len(set(others)) == len(others)
+
+
+def test_an_option_added_later_leaves_earlier_fingerprints_unchanged_at_its_default():
+    """Runs recorded before `pseudonymise_users` existed must rebuild to their stored fingerprint."""
+    import hashlib
+    import json
+
+    from recsys_core.data.fingerprint import FORMAT_VERSION, data_fingerprint
+    from recsys_core.data.schema import PreprocessConfig, SplitConfig
+
+    before = {"duplicates": "last", "implicit_threshold": None, "min_user_interactions": 0,
+              "min_item_interactions": 0, "normalisation": "none"}  # fmt: skip
+    split = SplitConfig()
+    payload = {"format": FORMAT_VERSION, "data": "abc", "preprocess": before, "split": split.to_dict()}
+    recorded = hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    assert data_fingerprint("abc", PreprocessConfig(), split) == recorded
+    assert data_fingerprint("abc", PreprocessConfig(pseudonymise_users=True), split) != recorded
