@@ -171,7 +171,11 @@ def manage_ui(runs: Sequence[Mapping[str, Any]], labels: Mapping[str, str]) -> N
     from ui.layout import guarded
 
     store = resources.run_store()
-    with st.expander(f"Manage selected runs ({len(runs)})", icon=":material/edit:"):
+    confirm_key = f"{KEY}.manage.confirm"
+    # open while a deletion waits for its confirmation (the confirmation is inside)
+    with st.expander(
+        f"Manage selected runs ({len(runs)})", icon=":material/edit:", expanded=confirm_key in st.session_state
+    ):
         if not runs:
             st.caption("Pick runs above to rename, tag or delete them.")
             return
@@ -191,7 +195,7 @@ def manage_ui(runs: Sequence[Mapping[str, Any]], labels: Mapping[str, str]) -> N
         add = c1.text_input("Add tags", key=f"{KEY}.manage.add", placeholder="e.g. baseline, sweep-3",
                             help="Comma-separated; each tag is added to every selected run.")  # fmt: skip
         remove = c2.multiselect("Remove tags", present, key=f"{KEY}.manage.remove", placeholder="tags to remove")
-        if c3.button("Apply tags", key=f"{KEY}.manage.tag", disabled=not (add.strip() or remove)):
+        if c3.button("Apply tags", key=f"{KEY}.manage.tag", disabled=not (_split_tags(add) or remove)):
             with guarded():
                 for r in runs:
                     store.tag(r["id"], add=_split_tags(add), remove=remove)
@@ -205,7 +209,6 @@ def manage_ui(runs: Sequence[Mapping[str, Any]], labels: Mapping[str, str]) -> N
                 + ": cancel it on the Train page first, then delete it.",
                 icon=":material/info:",
             )
-        confirm_key = f"{KEY}.manage.confirm"
         ids = tuple(r["id"] for r in ended)
         if st.session_state.get(confirm_key) != ids:
             st.session_state.pop(confirm_key, None)

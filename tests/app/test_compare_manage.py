@@ -40,6 +40,8 @@ def test_rename_one_run(two_runs):  # noqa: F811
 def test_add_and_remove_tags_on_the_selection(two_runs):  # noqa: F811
     at = open_page(PAGE)
     _select(at, two_runs)
+    at.text_input(key="compare.manage.add").set_value(" , ,").run()
+    assert at.button(key="compare.manage.tag").disabled  # only separators: no tag to apply (QA round 3)
     at.text_input(key="compare.manage.add").set_value("baseline, sweep 3").run()
     at.button(key="compare.manage.tag").click().run()
     store = RunStore()
@@ -57,6 +59,8 @@ def test_delete_asks_first_then_removes_the_runs(two_runs):  # noqa: F811
     _select(at, [pop])
     at.button(key="compare.manage.delete").click().run()
     assert any("Delete 'pop'?" in w.value for w in at.warning)
+    manage = next(e for e in at.expander if e.label.startswith("Manage selected runs"))
+    assert manage.proto.expanded  # the confirmation inside stays in view (QA round 3)
     assert RunStore().exists(pop)  # nothing deleted before the confirmation
     at.button(key="compare.manage.no").click().run()
     assert RunStore().exists(pop) and not any("Delete 'pop'?" in w.value for w in at.warning)
