@@ -88,7 +88,8 @@ def server_path_roots() -> list[Path]:
 
 
 def check_server_path(path: str | Path) -> Path:
-    """``path`` resolved (links followed), when it lies in one of :func:`server_path_roots`.
+    """``path`` resolved (links followed), when it lies in one of :func:`server_path_roots`; for a folder, every
+    file in it must too (a MovieLens folder's ``ratings.csv`` could be a link to a file outside).
 
     Raises:
         DataError: ``path_not_allowed``, naming the allowed folders and how to allow others.
@@ -97,7 +98,21 @@ def check_server_path(path: str | Path) -> Path:
 
     resolved = Path(path).expanduser().resolve()
     roots = [root.resolve() for root in server_path_roots()]
-    if any(resolved == root or root in resolved.parents for root in roots):
+
+    def allowed(p: Path) -> bool:
+        return any(p == root or root in p.parents for root in roots)
+
+    if allowed(resolved):
+        if resolved.is_dir():
+            for entry in sorted(resolved.rglob("*")):
+                if entry.is_file() and not allowed(entry.resolve()):
+                    raise DataError(
+                        f"'{entry.name}' in this folder links to a file outside the folders the dashboard reads "
+                        "from (" + ", ".join(str(r) for r in roots) + ")",
+                        code="path_not_allowed",
+                        file=str(entry),
+                        hint=f"Copy the file into the folder instead of linking it, or set {SERVER_PATHS_ENV}",
+                    )
         return resolved
     raise DataError(
         "This path is outside the folders the dashboard reads from (" + ", ".join(str(r) for r in roots) + ")",

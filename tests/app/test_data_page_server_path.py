@@ -38,3 +38,16 @@ def test_a_file_in_an_allowed_folder_is_read(tmp_path, monkeypatch):
     path.write_bytes(LOG)
     at = _read_path(open_page(PAGE), str(path))
     assert not at.error, [e.value for e in at.error]
+
+
+def test_a_folder_whose_file_links_outside_is_refused(tmp_path, monkeypatch):
+    # QA round 3: a MovieLens folder's ratings.csv linked to a file outside the allowed folders was read
+    allowed = tmp_path / "data"
+    folder = allowed / "ml-latest-small"
+    folder.mkdir(parents=True)
+    outside = tmp_path / "outside.csv"
+    outside.write_bytes(b"userId,movieId,rating,timestamp\n1,1,4.0,1\n")
+    (folder / "ratings.csv").symlink_to(outside)
+    monkeypatch.setenv("RECLAB_SERVER_PATHS", str(allowed))
+    at = _read_path(open_page(PAGE), str(folder))
+    assert any("links to a file outside the folders" in e.value for e in at.error)
