@@ -81,10 +81,16 @@ def add_split_args(p: argparse.ArgumentParser) -> None:
     # no argparse defaults: an option left out takes the saved dataset's split (runs submit --dataset) or
     # SplitConfig's default (user_random, test 0.2, no validation); see split_config
     g.add_argument(
-        "--split", choices=["random", "user_random", "temporal", "user_temporal"], help="default user_random"
+        "--split",
+        choices=["random", "user_random", "temporal", "user_temporal"],
+        help="default user_random (with --dataset: the dataset's saved split)",
     )
-    g.add_argument("--test-fraction", type=float, help="default 0.2")
-    g.add_argument("--val-fraction", type=float, help="default 0 (no validation part)")
+    g.add_argument("--test-fraction", type=float, help="default 0.2 (with --dataset: the dataset's saved split)")
+    g.add_argument(
+        "--val-fraction",
+        type=float,
+        help="default 0, no validation part (data save: 0.1; with --dataset: the dataset's saved split)",
+    )
     g.add_argument("--leave-last", type=int, help="user_temporal: this many latest interactions per user to test")
     g.add_argument("--val-last", type=int, help="user_temporal: this many before them to validation")
     g.add_argument("--seed", type=seed_arg, default=42, help=f"random seed, 0 to {SEED_MAX:,} (default 42)")
