@@ -92,6 +92,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    from recsys_core.models.params import format_bound
+
     models = describe_models()
     if args.json:
         print_json(models)
@@ -99,7 +101,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     for m in models:
         print(f"{m['name']} ({m['task']}): {m['description']}")
         for p in m["params"]:
-            rng = f"[{p['low']:g}, {p['high']:g}]" if p["kind"] in ("int", "float") else str(p["choices"] or "")
+            bounds = f"[{format_bound(p['low'])}, {format_bound(p['high'])}]"
+            rng = bounds if p["kind"] in ("int", "float") else str(p["choices"] or "")
             print(f"    {p['name']:<14} {p['kind']:<6} default {p['default']!s:<10} {rng:<18} {p['help']}")
     return 0
 

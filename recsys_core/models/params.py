@@ -40,7 +40,7 @@ class Param:
             return "one of " + ", ".join(str(c) for c in self.choices or ())
         if self.kind == "bool":
             return "true or false"
-        return f"in [{_fmt(self.low)}, {_fmt(self.high)}]"
+        return f"in [{format_bound(self.low)}, {format_bound(self.high)}]"
 
     def validate(self, value: Any) -> Any:
         """Coerce ``value`` (possibly a string from the command line) and check it; ConfigError if invalid."""
@@ -84,9 +84,12 @@ class Param:
         return d
 
 
-def _fmt(x: float | None) -> str:
+def format_bound(x: float | None) -> str:
+    """A range bound as people write it: 1,048,576 and 1,000,000 (not 1.04858e+06), 0.01, 1e-05."""
     if x is None:
         return "…"
+    if float(x).is_integer() and abs(x) < 1e15:
+        return f"{int(x):,}"
     return f"{x:g}"
 
 

@@ -161,3 +161,12 @@ def test_evaluate_reproduces_the_reference_table_on_ml100k(shared_data, tmp_path
         assert code == 0
         for key, value in expected[name].items():
             assert round(out[key], 4) == pytest.approx(value, abs=1e-9), (name, key, out[key])
+
+
+def test_models_prints_ranges_as_people_write_them(capsys):
+    # QA round 2: "[64, 1.04858e+06]"
+    from recsys_core.cli import main
+
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "[64, 1,048,576]" in out and "[0.01, 1,000,000]" in out and "e+06" not in out
