@@ -542,6 +542,15 @@ def detect_columns(
 
     for role in (USER, ITEM):
         if chosen.get(role) is None:
+            if len(columns) < 2:
+                raise DataError(
+                    f"The file has only one column ({_available(columns)}); an interaction log needs at least a "
+                    "user and an item column",
+                    code="missing_column",
+                    file=file,
+                    hint="If it does have more columns, their separator was not recognised: save it as a "
+                    "comma-separated CSV (UTF-8), or give the delimiter",
+                )
             if headerless:
                 raise DataError(
                     f"The file has no header line and no {role} column can be recognised from its content",

@@ -80,6 +80,7 @@ _FORMAT_ALIASES = {
     "json": "json",
 }
 _PANDAS_3 = int(pd.__version__.split(".")[0]) >= 3
+EMPTY_HINT = "Use a file with at least one interaction row (one per line: user, item, ...)"
 
 
 def default_max_bytes() -> int:
@@ -603,7 +604,7 @@ def _read_delimited(
         cut = max(sample.rfind("\n"), sample.rfind("\r"))
         sample = sample[:cut] if cut > 0 else sample
     if not sample.strip():
-        raise DataError("The file is empty", code="empty_file", file=display, hint="Upload a file with data")
+        raise DataError("The file is empty", code="empty_file", file=display, hint=EMPTY_HINT)
     lines = [line for line in sample.splitlines() if line.strip()][: _SAMPLE_ROWS + 1]
 
     sep = _normalise_delimiter(delimiter) if delimiter else _sniff_delimiter(lines)
@@ -908,7 +909,7 @@ def read_table(
             hint=hint,
         )
     if raw.n_bytes == 0:
-        raise DataError("The file is empty (0 bytes)", code="empty_file", file=raw.name, hint="Upload a file with data")
+        raise DataError("The file is empty (0 bytes)", code="empty_file", file=raw.name, hint=EMPTY_HINT)
     fmt: str | None = None
     if format is not None:
         fmt = _FORMAT_ALIASES.get(format.lower().lstrip("."))
@@ -924,7 +925,7 @@ def read_table(
                 "The file is empty (only blank space)",
                 code="empty_file",
                 file=content.display,
-                hint="Upload a file with data",
+                hint=EMPTY_HINT,
             )
         if fmt is None and head.startswith(b"PAR1"):
             fmt = "parquet"
@@ -962,7 +963,7 @@ def read_table(
             else "The file has no data rows",
             code="no_rows",
             file=content.display,
-            hint="Upload a file with at least one data row under the header",
+            hint="Use a file with at least one data row under the header",
         )
     if not isinstance(df.index, pd.RangeIndex) or df.index.start != 0:
         df = df.reset_index(drop=True)

@@ -590,7 +590,9 @@ def to_canonical(
                 hint=f"Available columns: {', '.join(repr(str(c)) for c in df.columns)}",
             )
     if len(df) == 0:
-        raise DataError("The file has no data rows", code="no_rows", file=file, hint="Upload a file with data")
+        raise DataError(
+            "The file has no data rows", code="no_rows", file=file, hint="Use a file with at least one interaction row"
+        )
     if len(set(c for c in columns if c is not None)) < sum(c is not None for c in columns):
         raise DataError(
             "The mapping uses the same column for two roles",
