@@ -442,3 +442,13 @@ def test_a_line_longer_than_the_csv_field_limit_is_a_data_error_naming_the_line(
     with pytest.raises(DataError) as err:
         load_interactions(one_field, name="t.csv")
     assert err.value.rows == [2]
+
+
+def test_a_one_column_file_and_an_empty_file_say_what_is_wrong_for_any_front_end(tmp_path):
+    # QA round 2: the command line was told to "Upload a file" and to give --item-col for a one-column file
+    with pytest.raises(DataError) as err:
+        load_interactions(b"user\n1\n2\n", name="one.csv")
+    assert "only one column ('user')" in err.value.message and "--item-col" not in str(err.value)
+    with pytest.raises(DataError) as err:
+        load_interactions(write(tmp_path, "empty.csv", b""))
+    assert "Upload" not in str(err.value) and "at least one interaction row" in err.value.hint
